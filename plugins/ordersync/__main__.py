@@ -1,0 +1,5 @@
+import sys
+
+from ordersync.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""``python -m ordersync``: shop database upkeep and demo commands.
+
+    python -m ordersync db upgrade            create or upgrade the shop database schema
+    python -m ordersync summary               per marketplace x country counts from the shop DB
+    python -m ordersync demo seed-products    stock the demo shop with the sandbox catalogue
+    python -m ordersync demo ship ENTRY N     play the warehouse: ship N imported orders
+
+The shop database is the one the DAGs use: ``--url``, else the Airflow connection
+``ordersync_shop`` (e.g. ``AIRFLOW_CONN_ORDERSYNC_SHOP``), else SQLite in ``$AIRFLOW_HOME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import text
+
+
+def _store(url: str | None):
+    from ordersync.shop.store import ShopStore
+
+    if url is None:
+        from ordersync.hooks import ShopDatabaseHook
+
+        url = ShopDatabaseHook().get_url()
+    return ShopStore.from_url(url)
+
+
+def summary_rows(store) -> list[dict]:
+    from ordersync.sql import load_sql
+
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(load_sql("sync_summary"))).mappings()]
+
+
+def format_summary(rows: list[dict]) -> str:
+    cols = ["marketplace", "country", "found", "imported", "not_imported", "waiting", "skipped", "confirmed"]
+    table = [cols] + [[str(r[c]) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ordersync", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", help="shop database SQLAlchemy URL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="shop database schema")
+    db.add_argument("action", choices=["upgrade"])
+    sub.add_parser("summary", help="print per marketplace x country counts")
+    demo = sub.add_parser("demo", help="demo helpers")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    demo_sub.add_parser("seed-products")
+    ship = demo_sub.add_parser("ship")
+    ship.add_argument("entry", help="config entry id, e.g. amazon_it")
+    ship.add_argument("count", type=int)
+    args = parser.parse_args(argv)
+
+    store = _store(args.url)
+    if args.command == "db":
+        store.create_schema()
+        print(f"shop database ready: {store.engine.url.render_as_string(hide_password=True)}")
+    elif args.command == "summary":
+        rows = summary_rows(store)
+        print(format_summary(rows) if rows else "nothing synced yet")
+    elif args.command == "demo":
+        from ordersync import demo as demo_mod
+
+        store.create_schema()
+        if args.demo_command == "seed-products":
+            print(f"demo shop stocked with {demo_mod.seed_products(store)} products")
+        else:
+            from ordersync.config import load_config
+
+            shipped = demo_mod.ship_orders(store, load_config().entry(args.entry), args.count)
+            print(f"{args.entry}: warehouse shipped {len(shipped)} orders")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The marketplaces config file: one entry per marketplace x country, validated with pydantic.
+
+The DAG file calls :func:`load_config` at parse time, so everything here is cheap (YAML + pydantic,
+no database, no network) and every error names the file, the entry and the key to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ordersync.marketplaces import AMAZON_MARKETPLACES
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "include" / "marketplaces.yaml"
+CHANNELS = ("amazon",)
+
+
+class ConfigError(ValueError):
+    """A config problem, worded so the user knows which file, entry and key to fix."""
+
+
+class Entry(BaseModel):
+    """One marketplace x country: what to read, where to write, how to import."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    marketplace: Literal["amazon"]
+    country: str
+    conn_id: str = Field(description="Airflow connection holding the marketplace credentials")
+    shop_conn_id: str = Field(
+        "ordersync_shop",
+        description="Airflow connection of the shop database (default: SQLite under AIRFLOW_HOME)",
+    )
+    name: str | None = Field(None, description="suffix for a second account in the same country")
+    enabled: bool = True
+    schedule: str = "*/30 * * * *"
+    start_date: date = date(2026, 1, 1)
+    overlap_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
+    page_size: int = Field(100, ge=1, le=100)
+    order_status: str = Field("processing", min_length=1)
+    shipped_status: str = Field("shipped", min_length=1)
+    carrier_map: dict[str, str] = Field(default_factory=dict)
+    default_carrier: str = "Other"
+    tags: tuple[str, ...] = ()
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        code = value.upper()
+        code = "UK" if code == "GB" else code
+        if code not in AMAZON_MARKETPLACES:
+            raise ValueError(f"unknown country {value!r}; known: {', '.join(sorted(AMAZON_MARKETPLACES))}")
+        return code
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # shipped with Airflow; cheap
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9_]+", value):
+            raise ValueError("use lowercase letters, digits and underscores")
+        return value
+
+    @property
+    def key(self) -> str:
+        """Stable id of the entry: ``amazon_it`` or ``amazon_it_<name>``."""
+        base = f"{self.marketplace}_{self.country.lower()}"
+        return f"{base}_{self.name}" if self.name else base
+
+    @property
+    def dag_id(self) -> str:
+        return f"ordersync_{self.key}"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entries: tuple[Entry, ...]
+    path: str = ""
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        seen: set[str] = set()
+        for entry in self.entries:
+            if entry.key in seen:
+                raise ValueError(f"two entries have the id {entry.key!r}: add a distinct 'name'")
+            seen.add(entry.key)
+        return self
+
+    @property
+    def enabled(self) -> list[Entry]:
+        return [e for e in self.entries if e.enabled]
+
+    def entry(self, key: str) -> Entry:
+        for e in self.entries:
+            if e.key == key:
+                return e
+        raise ConfigError(f"{self.path}: no entry {key!r}")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("ORDERSYNC_CONFIG", DEFAULT_CONFIG))
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the YAML file; raise :class:`ConfigError` naming file, entry and key."""
+    path = Path(path) if path is not None else config_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (set ORDERSYNC_CONFIG to point elsewhere)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'defaults' and 'entries'")
+    unknown = set(raw) - {"defaults", "entries"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key {sorted(unknown)[0]!r} (allowed: defaults, entries)")
+    defaults = raw.get("defaults") or {}
+    entries = raw.get("entries") or []
+    if not isinstance(defaults, dict) or not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'defaults' must be a mapping and 'entries' a list")
+
+    parsed = []
+    for index, item in enumerate(entries):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: entry #{index + 1} must be a mapping")
+        merged: dict[str, Any] = {**defaults, **item}
+        label = _label(item, index)
+        try:
+            parsed.append(Entry(**merged))
+        except ValidationError as exc:
+            raise ConfigError(_explain(path, label, exc, set(item))) from None
+    try:
+        return Config(entries=tuple(parsed), path=str(path))
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc.errors()[0]['msg']}") from None
+
+
+def _label(item: dict[str, Any], index: int) -> str:
+    name = f"{item.get('marketplace', '?')}_{str(item.get('country', '?')).lower()}"
+    if item.get("name"):
+        name += f"_{item['name']}"
+    return f"entry #{index + 1} ({name})"
+
+
+def _explain(path: Path, label: str, exc: ValidationError, own_keys: set[str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "?"
+        inherited = err["type"] != "missing" and key.split(".")[0] not in own_keys
+        where = " (inherited from defaults)" if inherited else ""
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{path}: {label}: key {key!r}{where}: {msg}")
+    return "\n".join(lines)

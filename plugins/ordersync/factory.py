@@ -1,0 +1,83 @@
+"""Build one Airflow DAG per enabled config entry: ``lookup >> accept >> import >> fulfillment``.
+
+Called by the DAG file at every parse, so it only reads the YAML and creates DAG objects: no
+database, no network, no heavy imports.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import DAG, Param
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from ordersync.config import Config, Entry
+from ordersync.operators import (
+    AcceptOrdersOperator,
+    FulfillOrdersOperator,
+    ImportOrdersOperator,
+    LookupOrdersOperator,
+)
+
+DEFAULT_ARGS = {
+    "owner": "ordersync",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+def _doc(entry: Entry, config_path: str) -> str:
+    return f"""### {entry.marketplace.title()} {entry.country}
+
+Keeps **{entry.marketplace} {entry.country}** orders and the shop database in sync
+(entry `{entry.key}` of `{config_path}`).
+
+1. **lookup** stages every order updated in the run's data interval (widened back by
+   {entry.overlap_minutes} min) in the shop database;
+2. **accept** answers orders waiting for acceptance (nothing to do on Amazon);
+3. **import** creates customers, orders, lines and stock moves; orders that cannot be imported
+   go to the not-imported list with their reason and are retried by the next runs;
+4. **fulfillment** confirms orders in shop status `{entry.shipped_status}` with their tracking
+   number, once per package.
+
+Each task's XCom holds its counts. Trigger with `lookback_hours` to re-read the last N hours.
+Credentials: Airflow connection `{entry.conn_id}`; shop database: `{entry.shop_conn_id}`.
+"""
+
+
+def build_entry_dag(entry: Entry, config_path: str) -> DAG:
+    start = datetime.combine(entry.start_date, datetime.min.time(), tzinfo=timezone.utc)
+    with DAG(
+        dag_id=entry.dag_id,
+        description=f"Sync {entry.marketplace} {entry.country} orders with the shop database",
+        # data intervals must be real windows: the plain cron timetable gives zero-width ones
+        schedule=CronDataIntervalTimetable(entry.schedule, timezone="UTC"),
+        start_date=start,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["ordersync", entry.marketplace, entry.country.lower(), *entry.tags],
+        doc_md=_doc(entry, config_path),
+        params={
+            "lookback_hours": Param(
+                None,
+                type=["null", "number"],
+                minimum=0,
+                description="Read the last N hours before the interval end instead of the interval",
+            ),
+        },
+    ) as dag:
+        common: dict[str, Any] = {"entry_key": entry.key, "config_path": config_path}
+        lookup = LookupOrdersOperator(task_id="lookup", **common)
+        accept = AcceptOrdersOperator(task_id="accept", **common)
+        import_ = ImportOrdersOperator(task_id="import", **common)
+        fulfillment = FulfillOrdersOperator(task_id="fulfillment", **common)
+        lookup >> accept >> import_ >> fulfillment
+    return dag
+
+
+def build_dags(config: Config) -> dict[str, DAG]:
+    """Every enabled entry's DAG, by DAG id."""
+    return {entry.dag_id: build_entry_dag(entry, config.path) for entry in config.enabled}

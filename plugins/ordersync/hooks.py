@@ -1,0 +1,318 @@
+"""Airflow hooks: the only place that reads connections (credentials) and speaks HTTP or SQL URLs.
+
+``AmazonSpApiHook`` is an ``HttpHook`` that adds what SP-API needs on top of it: a Login with Amazon
+access token (cached until shortly before it expires, refreshed once on 401/403), waiting out 429
+throttling without failing, retrying 5xx and connection errors with backoff, and error messages that
+name the connection and the field to fix. ``ShopDatabaseHook`` turns a connection into a SQLAlchemy
+URL for the shop database.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk import BaseHook
+
+from ordersync.marketplaces import LWA_TOKEN_URL, REGION_HOSTS
+
+
+class MarketplaceError(Exception):
+    """A marketplace call failed in a way the caller must handle or report."""
+
+
+class MarketplaceAuthError(MarketplaceError):
+    """Credentials are wrong: retrying cannot help, the user must fix the connection."""
+
+
+class MarketplaceUnavailable(MarketplaceError):
+    """5xx or network errors persisted after every retry."""
+
+
+class MarketplaceRequestError(MarketplaceError):
+    """The marketplace rejected the request (4xx other than auth and throttling)."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+def _amazon_error(response: requests.Response) -> tuple[str, str]:
+    try:
+        errors = response.json().get("errors") or [{}]
+        return errors[0].get("code", "?"), errors[0].get("message", response.text[:200])
+    except ValueError:
+        return "?", response.text[:200]
+
+
+class AmazonSpApiHook(HttpHook):
+    """Calls the Amazon Selling Partner API with credentials from an Airflow HTTP connection.
+
+    Connection fields: ``host`` the SP-API endpoint (empty: the region's Amazon endpoint),
+    ``login`` the LWA client id, ``password`` the LWA client secret, ``extra`` with
+    ``refresh_token`` (required) and optionally ``lwa_url`` (token endpoint) and ``region``.
+
+    :param amazon_conn_id: the Airflow connection id.
+    :param region: SP-API region (NA, EU, FE) used when the connection has no host.
+    :param max_retries: attempts for 5xx and connection errors before giving up.
+    :param backoff: first wait in seconds; doubles on each retry (capped at ``max_backoff``).
+    :param max_throttle_wait: total seconds to keep waiting out 429s on one call before failing.
+    """
+
+    conn_name_attr = "amazon_conn_id"
+    default_conn_name = "amazon_sp_api"
+    conn_type = "http"
+    hook_name = "Amazon Selling Partner API"
+
+    # extras that are ours: HttpHook would otherwise send every extra key as an HTTP header
+    _OWN_EXTRAS = ("refresh_token", "lwa_url", "region")
+    # process-wide token cache, keyed by connection and client: tasks in one worker share it
+    _tokens: ClassVar[dict[tuple[str, str], tuple[str, float]]] = {}
+    _tokens_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        amazon_conn_id: str = default_conn_name,
+        *,
+        region: str | None = None,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_throttle_wait: float = 900.0,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        super().__init__(method="GET", http_conn_id=amazon_conn_id)
+        self.amazon_conn_id = amazon_conn_id
+        self.region = region
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_throttle_wait = max_throttle_wait
+        self.timeout = timeout
+        self.sleep = sleep
+        self.stats = {"requests": 0, "throttled": 0, "retried": 0, "token": 0}
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _set_base_url(self, connection) -> None:
+        if not connection.host:
+            region = (connection.extra_dejson.get("region") or self.region or "").upper()
+            if region not in REGION_HOSTS:
+                raise MarketplaceAuthError(
+                    f"connection {self.amazon_conn_id!r}: set 'host' to the SP-API endpoint or "
+                    f"extra.region to one of {', '.join(REGION_HOSTS)}"
+                )
+            self.default_host = f"https://{REGION_HOSTS[region]}"
+        super()._set_base_url(connection)
+
+    def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
+        session = super().get_conn(headers, extra_options)
+        for key in self._OWN_EXTRAS:
+            session.headers.pop(key, None)
+        return session
+
+    def _credentials(self) -> tuple[str, str, str, str]:
+        conn = self.get_connection(self.amazon_conn_id)
+        extra = conn.extra_dejson
+        missing = [
+            name
+            for name, value in (
+                ("login (LWA client id)", conn.login),
+                ("password (LWA client secret)", conn.password),
+                ("extra.refresh_token", extra.get("refresh_token")),
+            )
+            if not value
+        ]
+        if missing:
+            raise MarketplaceAuthError(f"connection {self.amazon_conn_id!r} lacks {', '.join(missing)}")
+        return conn.login, conn.password, extra["refresh_token"], extra.get("lwa_url") or LWA_TOKEN_URL
+
+    # -- access token ----------------------------------------------------------------------
+
+    def access_token(self, *, refresh: bool = False) -> str:
+        """A Login with Amazon access token, from cache unless it expires within a minute."""
+        client_id, secret, refresh_token, lwa_url = self._credentials()
+        key = (self.amazon_conn_id, client_id)
+        with self._tokens_lock:
+            cached = self._tokens.get(key)
+            if cached and not refresh and cached[1] - 60 > time.monotonic():
+                return cached[0]
+        session = self.get_conn()
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = session.post(
+                    lwa_url,
+                    data={
+                        "grant_type": "refresh_token",
+                        "refresh_token": refresh_token,
+                        "client_id": client_id,
+                        "client_secret": secret,
+                    },
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                if attempt == self.max_retries:
+                    raise MarketplaceUnavailable(f"token endpoint {lwa_url} unreachable: {exc}") from None
+                self._wait(attempt)
+                continue
+            if response.status_code >= 500 and attempt < self.max_retries:
+                self._wait(attempt)
+                continue
+            break
+        self.stats["token"] += 1
+        if response.status_code != 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            error = body.get("error", str(response.status_code))
+            hint = {
+                "invalid_client": "the client id (login) or client secret (password) is wrong",
+                "invalid_grant": "extra.refresh_token is invalid, expired or revoked: authorise the app again",
+            }.get(error, body.get("error_description", "see the token endpoint's answer"))
+            raise MarketplaceAuthError(f"connection {self.amazon_conn_id!r}: Login with Amazon said {error}: {hint}")
+        body = response.json()
+        token = body["access_token"]
+        with self._tokens_lock:
+            self._tokens[key] = (token, time.monotonic() + float(body.get("expires_in", 3600)))
+        return token
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """One SP-API operation; returns the 2xx response or raises a :class:`MarketplaceError`.
+
+        429 is waited out with backoff (Amazon sends no Retry-After), 5xx and network errors are
+        retried ``max_retries`` times, an auth failure refreshes the token once.
+        """
+        refreshed = False
+        failures = 0
+        throttled_for = 0.0
+        token = self.access_token()
+        while True:
+            self.method = method
+            self.stats["requests"] += 1
+            try:
+                response = self.run(
+                    endpoint,
+                    data=params,
+                    headers={"x-amz-access-token": token, "accept": "application/json"},
+                    extra_options={"check_response": False, "timeout": self.timeout},
+                    **({"json": json} if json is not None else {}),
+                )
+            except requests.RequestException as exc:
+                failures += 1
+                if failures > self.max_retries:
+                    raise MarketplaceUnavailable(f"{method} {endpoint}: {exc}") from None
+                self.stats["retried"] += 1
+                self._wait(failures - 1)
+                continue
+            status = response.status_code
+            if status < 300:
+                return response
+            if status == 429:
+                self.stats["throttled"] += 1
+                wait = min(self.backoff * 2 ** min(self.stats["throttled"], 10), self.max_backoff)
+                if throttled_for + wait > self.max_throttle_wait:
+                    raise MarketplaceUnavailable(
+                        f"{method} {endpoint}: still throttled after {throttled_for:.0f}s of waiting"
+                    )
+                self.log.info("SP-API throttled %s %s; waiting %.1fs", method, endpoint, wait)
+                throttled_for += wait
+                self.sleep(wait)
+                continue
+            if status >= 500:
+                failures += 1
+                if failures > self.max_retries:
+                    code, message = _amazon_error(response)
+                    raise MarketplaceUnavailable(f"{method} {endpoint}: {status} {code}: {message}")
+                self.stats["retried"] += 1
+                self._wait(failures - 1)
+                continue
+            if status in (401, 403):
+                if not refreshed:
+                    refreshed = True
+                    token = self.access_token(refresh=True)
+                    continue
+                code, message = _amazon_error(response)
+                raise MarketplaceAuthError(
+                    f"connection {self.amazon_conn_id!r}: SP-API refused access ({status} {code}: {message}); "
+                    "check that the app is authorised for this seller and region and that the "
+                    "connection host points at the right regional endpoint"
+                )
+            code, message = _amazon_error(response)
+            raise MarketplaceRequestError(status, code, message)
+
+    def _wait(self, attempt: int) -> None:
+        self.sleep(min(self.backoff * 2**attempt, self.max_backoff))
+
+
+class ShopDatabaseHook(BaseHook):
+    """The shop database's SQLAlchemy URL from an Airflow connection.
+
+    A connection of type ``postgres`` or ``mysql`` is turned into a URL with the psycopg or
+    PyMySQL driver; ``extra.sqlalchemy_url`` wins when set. With no such connection the shop
+    database is SQLite at ``$AIRFLOW_HOME/ordersync_shop.db`` (the embedded default).
+
+    :param shop_conn_id: the Airflow connection id.
+    """
+
+    conn_name_attr = "shop_conn_id"
+    default_conn_name = "ordersync_shop"
+    conn_type = "generic"
+    hook_name = "ordersync shop database"
+
+    def __init__(self, shop_conn_id: str = default_conn_name):
+        super().__init__()
+        self.shop_conn_id = shop_conn_id
+
+    def get_url(self) -> str:
+        try:
+            conn = self.get_connection(self.shop_conn_id)
+        except Exception:  # noqa: BLE001 - "not found" differs between Airflow contexts
+            return default_shop_url()
+        return connection_url(conn)
+
+
+def default_shop_url() -> str:
+    home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
+    return f"sqlite:///{os.path.join(home, 'ordersync_shop.db')}"
+
+
+def connection_url(conn) -> str:
+    """SQLAlchemy URL for an Airflow connection object (postgres, mysql, sqlite or explicit)."""
+    from sqlalchemy.engine import URL
+
+    extra = conn.extra_dejson
+    if extra.get("sqlalchemy_url"):
+        return extra["sqlalchemy_url"]
+    kind = (conn.conn_type or "").lower()
+    drivers = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
+    if kind in drivers:
+        return URL.create(
+            drivers[kind],
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=conn.schema or None,
+        ).render_as_string(hide_password=False)
+    if kind == "sqlite":
+        return f"sqlite:///{conn.host}"
+    raise ValueError(
+        f"connection {conn.conn_id!r}: type {conn.conn_type!r} is not a shop database; "
+        "use postgres, mysql or sqlite, or set extra.sqlalchemy_url"
+    )

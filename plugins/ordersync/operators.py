@@ -1,0 +1,133 @@
+"""Airflow operators: thin shells over :mod:`ordersync.steps`.
+
+Each builds the pieces (config entry, shop store, channel adapter with its hook) from the config
+file and Airflow connections, runs one step and returns its counts, which Airflow stores as the
+task's XCom so the UI shows what every run did. Heavy modules (SQLAlchemy, requests, the adapters)
+are imported inside ``execute`` so parsing the DAG file stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from ordersync.config import load_config
+
+
+class OrderSyncOperator(BaseOperator):
+    """Base for the step operators.
+
+    :param entry_key: config entry id, e.g. ``amazon_it`` (templated).
+    :param config_path: the marketplaces YAML (templated); default ``ORDERSYNC_CONFIG`` or the
+        package's ``include/marketplaces.yaml``.
+    """
+
+    template_fields = ("entry_key", "config_path")
+    step: str = ""
+
+    def __init__(self, *, entry_key: str, config_path: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.entry_key = entry_key
+        self.config_path = config_path
+
+    def entry(self):
+        return load_config(self.config_path).entry(self.entry_key)
+
+    @staticmethod
+    def store(entry):
+        from ordersync.hooks import ShopDatabaseHook
+        from ordersync.shop.store import ShopStore
+
+        store = ShopStore.from_url(ShopDatabaseHook(entry.shop_conn_id).get_url())
+        store.create_schema()
+        return store
+
+    @staticmethod
+    def channel(entry):
+        from ordersync.channels.amazon import AmazonChannel
+        from ordersync.hooks import AmazonSpApiHook
+        from ordersync.marketplaces import amazon_marketplace
+
+        hook = AmazonSpApiHook(entry.conn_id, region=amazon_marketplace(entry.country).region)
+        return AmazonChannel(hook, entry.country, entry.page_size)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        entry = self.entry()
+        store = self.store(entry)
+        try:
+            counts, window = self.run_step(entry, store, context)
+            store.record_run(entry, self.step, context["run_id"], counts, window)
+        finally:
+            store.engine.dispose()
+        return counts
+
+    def run_step(self, entry, store, context) -> tuple[dict[str, Any], Any]:
+        raise NotImplementedError
+
+
+class LookupOrdersOperator(OrderSyncOperator):
+    """List the marketplace orders updated in the run's window and stage them in the shop DB.
+
+    The window is the run's data interval widened back by the entry's ``overlap_minutes``; the
+    run param ``lookback_hours`` replaces it with the last N hours before the interval's end.
+    XCom: ``found`` (main count), ``new``, ``changed``, ``unchanged``, ``pages``.
+    """
+
+    step = "lookup"
+
+    def run_step(self, entry, store, context):
+        from ordersync import steps
+
+        params = context.get("params") or {}
+        window = steps.run_window(
+            entry,
+            context["data_interval_start"],
+            context["data_interval_end"],
+            lookback_hours=params.get("lookback_hours"),
+        )
+        self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
+        return steps.lookup(self.channel(entry), store, entry, window), window
+
+
+class AcceptOrdersOperator(OrderSyncOperator):
+    """Accept or refuse orders on marketplaces that want acceptance first (none for Amazon).
+
+    XCom: ``accepted`` (main count), ``refused``.
+    """
+
+    step = "accept"
+
+    def run_step(self, entry, store, context):
+        from ordersync import steps
+
+        return steps.accept(None, store, entry), None
+
+
+class ImportOrdersOperator(OrderSyncOperator):
+    """Create customers, orders, lines and stock moves for staged orders, page by page.
+
+    XCom: ``imported`` (main count), ``already_imported``, ``not_imported``, ``waiting``,
+    ``skipped``, ``stock_moves``.
+    """
+
+    step = "import"
+
+    def run_step(self, entry, store, context):
+        from ordersync import steps
+
+        return steps.import_orders(self.channel(entry), store, entry), None
+
+
+class FulfillOrdersOperator(OrderSyncOperator):
+    """Confirm to the marketplace the shop orders in the entry's shipped status, once each.
+
+    XCom: ``confirmed`` (main count), ``rejected``, ``already_confirmed``, ``unsent``.
+    """
+
+    step = "fulfillment"
+
+    def run_step(self, entry, store, context):
+        from ordersync import steps
+
+        return steps.fulfill(self.channel(entry), store, entry), None

@@ -1,0 +1,30 @@
+"""Engines for the shop database, tuned per dialect for safe concurrent writers."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and write-locking transactions.
+
+    SQLite's default deferred transactions let two writers both read and then fail on upgrade;
+    ``BEGIN IMMEDIATE`` makes the second writer wait its turn instead.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record):  # pragma: no cover - trivial
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)

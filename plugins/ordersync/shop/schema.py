@@ -1,0 +1,229 @@
+"""The shop database tables (SQLAlchemy Core, portable across SQLite, PostgreSQL and MariaDB).
+
+Unique keys carry the exactly-once guarantees: an order is unique per (marketplace, country,
+marketplace order id), a line per (order, marketplace line id), a stock move per (line, reason),
+a shipment confirmation per (order, package). Writers insert-and-ignore against these keys instead
+of checking first, so concurrent runs cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# MariaDB's TEXT stops at 64 KiB; a large order payload must still fit.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+Money = Numeric(14, 2)
+
+
+class UtcDateTimeType(TypeDecorator):
+    """Stores UTC as a naive timestamp and hands back aware datetimes, the same on every dialect.
+
+    SQLite and MariaDB have no time zone type; normalising here keeps comparisons and round trips
+    identical everywhere.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))  # keep microseconds
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the shop database stores UTC only")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+UtcDateTime = UtcDateTimeType()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sku", String(64), nullable=False, unique=True),
+    Column("asin", String(16), index=True),
+    Column("ean", String(14), index=True),
+    Column("name", String(255), nullable=False),
+    Column("price", Money),
+    Column("stock", Integer, nullable=False, default=0),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # marketplace + a digest of the buyer's marketplace e-mail: one customer per buyer and channel
+    Column("customer_key", String(96), nullable=False, unique=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("name", String(255)),
+    Column("email", String(255)),
+    Column("phone", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("marketplace_order_id", String(64), nullable=False),
+    Column("customer_id", Integer, ForeignKey("customers.id")),
+    Column("status", String(32), nullable=False),  # the shop's own status
+    Column("marketplace_status", String(32), nullable=False),
+    Column("fulfillment", String(16), nullable=False),
+    Column("purchase_date", UtcDateTime, nullable=False),
+    Column("marketplace_updated_at", UtcDateTime, nullable=False),
+    Column("latest_ship_date", UtcDateTime),
+    Column("currency", String(3), nullable=False),
+    Column("total", Money, nullable=False),
+    Column("is_prime", Boolean, nullable=False, default=False),
+    Column("service_level", String(32)),
+    Column("ship_name", String(255)),
+    Column("ship_line1", String(255)),
+    Column("ship_line2", String(255)),
+    Column("ship_city", String(128)),
+    Column("ship_postal_code", String(32)),
+    Column("ship_region", String(128)),
+    Column("ship_country", String(2)),
+    Column("ship_phone", String(64)),
+    # set by the shop when it ships; fulfillment reads them
+    Column("carrier", String(64)),
+    Column("tracking_number", String(64)),
+    Column("shipped_at", UtcDateTime),
+    Column("import_batch", String(36), nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_orders_marketplace_order"),
+    Index("ix_orders_batch", "import_batch"),
+    Index("ix_orders_status", "marketplace", "country", "status"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("line_id", String(64), nullable=False),
+    Column("product_id", Integer, ForeignKey("products.id")),
+    Column("sku", String(64)),
+    Column("asin", String(16)),
+    Column("name", String(255), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money, nullable=False),
+    UniqueConstraint("order_id", "line_id", name="uq_order_lines_line"),
+)
+
+stock_moves = Table(
+    "stock_moves",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("order_line_id", Integer, ForeignKey("order_lines.id"), nullable=False),
+    Column("reason", String(16), nullable=False),  # "sale", later "cancel", "reserve"...
+    Column("quantity", Integer, nullable=False),  # signed: a sale is negative
+    Column("batch", String(36), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_line_id", "reason", name="uq_stock_moves_line_reason"),
+    Index("ix_stock_moves_batch", "batch"),
+)
+
+# Everything lookup saw, as the marketplace sent it: nothing seen is ever lost, even if it
+# cannot be imported yet, and import can re-read it after a product is fixed.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("marketplace_order_id", String(64), nullable=False),
+    Column("marketplace_status", String(32), nullable=False),
+    Column("fulfillment", String(16), nullable=False),
+    Column("marketplace_updated_at", UtcDateTime, nullable=False),
+    Column("payload", LongText, nullable=False),
+    Column("state", String(16), nullable=False),  # new | imported | not_imported | waiting | skipped
+    Column("note", String(255)),  # why it waits or was skipped
+    Column("batch", String(36), nullable=False),  # the lookup call that first saw it
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+    UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_inbox_marketplace_order"),
+    Index("ix_inbox_state", "marketplace", "country", "state"),
+)
+
+not_imported = Table(
+    "not_imported",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("marketplace_order_id", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("first_failed_at", UtcDateTime, nullable=False),
+    Column("last_failed_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_not_imported_order"),
+)
+
+# One row per package confirmed (or being confirmed) to the marketplace.
+shipment_confirmations = Table(
+    "shipment_confirmations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("package_ref", String(32), nullable=False),
+    Column("carrier_code", String(64), nullable=False),
+    Column("carrier_name", String(64)),
+    Column("tracking_number", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # sending | confirmed | rejected
+    Column("message", Text),
+    Column("claimed_by", String(36), nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("confirmed_at", UtcDateTime),
+    UniqueConstraint("order_id", "package_ref", name="uq_confirmations_package"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("entry", String(64), nullable=False),
+    Column("step", String(16), nullable=False),  # lookup | accept | import | fulfillment
+    Column("run_id", String(250), nullable=False),
+    Column("window_start", UtcDateTime),
+    Column("window_end", UtcDateTime),
+    Column("counts", Text, nullable=False),  # JSON of the step's counts, as in the XCom
+    Column("finished_at", UtcDateTime, nullable=False),
+    UniqueConstraint("entry", "step", "run_id", name="uq_sync_runs_step"),
+)

@@ -1,0 +1,657 @@
+"""The shop store: every read and write the sync steps make in the shop database.
+
+Writes are set-based: one bulk statement per table per page, inside one transaction. Duplicates are
+stopped by the unique keys in :mod:`ordersync.shop.schema` with insert-or-ignore, and a per-call
+batch token tells which rows this call created, so retries, overlapping windows and concurrent runs
+report and move stock for an order only once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from ordersync.model import Fulfillment
+from ordersync.shop import schema as t
+from ordersync.shop.engine import make_engine
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class StagedOrder:
+    """One order as lookup saw it: its key fields plus the raw payload, kept verbatim."""
+
+    order_id: str
+    status: str
+    fulfillment: str
+    last_updated: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    order_id: str
+    status: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """An order the rules accepted, with the shop product of each line (same order as lines)."""
+
+    order: Any  # ordersync.model.MarketplaceOrder
+    customer_key: str
+    customer_email: str | None
+    product_ids: tuple[int | None, ...]
+    moves_stock: bool
+    status: str  # shop status to give the new order
+
+
+@dataclass
+class StageCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class WriteResult:
+    imported: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    stock_moves: int = 0
+
+
+@dataclass(frozen=True)
+class ShipmentToSend:
+    order_pk: int
+    order_id: str
+    package_ref: str
+    carrier: str | None
+    tracking_number: str
+    shipped_at: datetime | None
+    lines: tuple[tuple[str, int], ...]
+    in_doubt: bool  # an earlier attempt may have reached the marketplace
+    claimed_by: str | None = None  # the stale claim seen, for compare-and-set
+
+
+_RETRYABLE = ("deadlock", "lock wait timeout", "database is locked", "could not serialize")
+
+
+class ShopStore:
+    """Reads and writes of the sync steps; one instance per engine, safe to share in a task."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> ShopStore:
+        return cls(make_engine(url))
+
+    def create_schema(self) -> None:
+        t.metadata.create_all(self.engine)
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _retrying(self, fn, *args, **kwargs):
+        """Run ``fn(conn, ...)`` in a transaction, again on a deadlock (MariaDB, PostgreSQL)."""
+        for attempt in range(5):
+            try:
+                with self._tx() as conn:
+                    return fn(conn, *args, **kwargs)
+            except DBAPIError as exc:
+                text = str(exc.orig).lower()
+                if attempt == 4 or not any(word in text for word in _RETRYABLE):
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- products ----------------------------------------------------------------------------
+
+    def add_products(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert catalogue products (sku, name, asin, ean, price, stock); existing SKUs are kept."""
+        rows = [{"active": True, "stock": 0, **r} for r in rows]
+        with self._tx() as conn:
+            _insert_ignore(conn, t.products, rows)
+
+    def products_by_sku(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted({s for s in skus if s})
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.products).where(t.products.c.sku.in_(wanted))).mappings()
+            return {r["sku"]: dict(r) for r in rows}
+
+    # -- lookup: the inbox -------------------------------------------------------------------
+
+    def stage(self, marketplace: str, country: str, orders: Sequence[StagedOrder]) -> StageCounts:
+        """Record a page of orders as seen; a changed order goes back to ``new`` for import."""
+        return self._retrying(self._stage, marketplace, country, orders)
+
+    def _stage(self, conn: Connection, marketplace: str, country: str, orders: Sequence[StagedOrder]):
+        counts = StageCounts()
+        if not orders:
+            return counts
+        now = utcnow()
+        batch = str(uuid.uuid4())
+        ib = t.inbox.c
+        latest = {o.order_id: o for o in sorted(orders, key=lambda o: o.last_updated)}
+        existing = {
+            r.marketplace_order_id: r
+            for r in conn.execute(
+                select(ib.marketplace_order_id, ib.marketplace_updated_at, ib.marketplace_status).where(
+                    ib.marketplace == marketplace,
+                    ib.country == country,
+                    ib.marketplace_order_id.in_(sorted(latest)),
+                )
+            )
+        }
+        fresh = [
+            {
+                "marketplace": marketplace,
+                "country": country,
+                "marketplace_order_id": o.order_id,
+                "marketplace_status": o.status,
+                "fulfillment": o.fulfillment,
+                "marketplace_updated_at": o.last_updated,
+                "payload": json.dumps(o.payload, sort_keys=True),
+                "state": "new",
+                "batch": batch,
+                "first_seen_at": now,
+                "seen_at": now,
+            }
+            for key, o in sorted(latest.items())
+            if key not in existing
+        ]
+        _insert_ignore(conn, t.inbox, fresh)
+        counts.new = conn.execute(select(func.count()).where(ib.batch == batch)).scalar_one()
+        for key, o in sorted(latest.items()):
+            old = existing.get(key)
+            if old is None:
+                continue
+            if o.last_updated > old.marketplace_updated_at or o.status != old.marketplace_status:
+                # only move forward: an older copy from an overlapping window never overwrites
+                result = conn.execute(
+                    update(t.inbox)
+                    .where(
+                        ib.marketplace == marketplace,
+                        ib.country == country,
+                        ib.marketplace_order_id == key,
+                        ib.marketplace_updated_at <= o.last_updated,
+                    )
+                    .values(
+                        marketplace_status=o.status,
+                        fulfillment=o.fulfillment,
+                        marketplace_updated_at=o.last_updated,
+                        payload=json.dumps(o.payload, sort_keys=True),
+                        seen_at=now,
+                        state=_restaged_state(ib.state),
+                    )
+                )
+                counts.changed += result.rowcount
+            else:
+                counts.unchanged += 1
+        return counts
+
+    def inbox_to_import(self, marketplace: str, country: str, batch_size: int) -> Iterator[list[InboxRow]]:
+        """Staged orders still to import (new, or not imported last time), in batches.
+
+        Keyset paging on the primary key so rows handled by the current batch never shift the next.
+        """
+        ib = t.inbox.c
+        last_id = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(ib.id, ib.marketplace_order_id, ib.marketplace_status, ib.payload)
+                    .where(
+                        ib.marketplace == marketplace,
+                        ib.country == country,
+                        ib.state.in_(("new", "not_imported")),
+                        ib.id > last_id,
+                    )
+                    .order_by(ib.id)
+                    .limit(batch_size)
+                ).all()
+            if not rows:
+                return
+            last_id = rows[-1].id
+            yield [InboxRow(r.marketplace_order_id, r.marketplace_status, json.loads(r.payload)) for r in rows]
+
+    def set_inbox_state(
+        self, marketplace: str, country: str, order_ids: Iterable[str], state: str, note: str | None = None
+    ) -> None:
+        ids = sorted(set(order_ids))
+        if not ids:
+            return
+        ib = t.inbox.c
+        with self._tx() as conn:
+            conn.execute(
+                update(t.inbox)
+                .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(ids))
+                .values(state=state, note=note)
+            )
+
+    # -- import ------------------------------------------------------------------------------
+
+    def write_orders(self, marketplace: str, country: str, plans: Sequence[ImportPlan]) -> WriteResult:
+        """Create customers, orders, lines and stock moves for a page, in one transaction.
+
+        Also marks the inbox rows imported and resolves their not-imported entries, so the page is
+        all or nothing.
+        """
+        return self._retrying(self._write_orders, marketplace, country, plans)
+
+    def _write_orders(self, conn: Connection, marketplace: str, country: str, plans: Sequence[ImportPlan]):
+        result = WriteResult()
+        if not plans:
+            return result
+        now = utcnow()
+        batch = str(uuid.uuid4())
+        plans = sorted(plans, key=lambda p: p.order.order_id)  # one lock order for every writer
+
+        _insert_ignore(
+            conn,
+            t.customers,
+            [
+                {
+                    "customer_key": p.customer_key,
+                    "marketplace": marketplace,
+                    "name": p.order.buyer_name,
+                    "email": p.customer_email,
+                    "phone": p.order.ship_to.phone if p.order.ship_to else None,
+                    "created_at": now,
+                }
+                for p in {p.customer_key: p for p in plans}.values()
+            ],
+        )
+        customer_ids = dict(
+            conn.execute(
+                select(t.customers.c.customer_key, t.customers.c.id).where(
+                    t.customers.c.customer_key.in_(sorted({p.customer_key for p in plans}))
+                )
+            ).all()
+        )
+
+        _insert_ignore(conn, t.orders, [_order_row(p, customer_ids, batch, now) for p in plans])
+        oc = t.orders.c
+        created = dict(
+            conn.execute(select(oc.marketplace_order_id, oc.id).where(oc.import_batch == batch)).all()
+        )
+        result.imported = sorted(created)
+        result.already = sorted(p.order.order_id for p in plans if p.order.order_id not in created)
+
+        new_plans = [p for p in plans if p.order.order_id in created]
+        line_rows = [
+            {
+                "order_id": created[p.order.order_id],
+                "line_id": line.line_id,
+                "product_id": product_id,
+                "sku": line.sku,
+                "asin": line.asin,
+                "name": line.title[:255],
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+            }
+            for p in new_plans
+            for line, product_id in zip(p.order.lines, p.product_ids, strict=True)
+        ]
+        _insert_ignore(conn, t.order_lines, line_rows)
+
+        movers = {created[p.order.order_id] for p in new_plans if p.moves_stock}
+        if movers:
+            lc = t.order_lines.c
+            lines = conn.execute(
+                select(lc.id, lc.product_id, lc.quantity)
+                .where(lc.order_id.in_(sorted(movers)), lc.product_id.is_not(None))
+                .order_by(lc.id)
+            ).all()
+            move_rows = [
+                {
+                    "product_id": line.product_id,
+                    "order_line_id": line.id,
+                    "reason": "sale",
+                    "quantity": -line.quantity,
+                    "batch": batch,
+                    "created_at": now,
+                }
+                for line in lines
+            ]
+            _insert_ignore(conn, t.stock_moves, move_rows)
+            result.stock_moves = conn.execute(
+                select(func.count()).where(t.stock_moves.c.batch == batch)
+            ).scalar_one()
+            _apply_stock_moves(conn, batch)
+
+        done = [p.order.order_id for p in plans]
+        ib = t.inbox.c
+        conn.execute(
+            update(t.inbox)
+            .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(done))
+            .values(state="imported", note=None)
+        )
+        ni = t.not_imported.c
+        conn.execute(
+            update(t.not_imported)
+            .where(
+                ni.marketplace == marketplace,
+                ni.country == country,
+                ni.marketplace_order_id.in_(done),
+                ni.resolved_at.is_(None),
+            )
+            .values(resolved_at=now)
+        )
+        return result
+
+    def record_rejections(self, marketplace: str, country: str, rejections: Sequence[Any]) -> int:
+        """Put orders on the not-imported list with their reason (one row per order, kept current)."""
+        if not rejections:
+            return 0
+        return self._retrying(self._record_rejections, marketplace, country, rejections)
+
+    def _record_rejections(self, conn: Connection, marketplace: str, country: str, rejections):
+        now = utcnow()
+        latest = {r.order_id: r for r in rejections}
+        ni = t.not_imported.c
+        existing = set(
+            conn.execute(
+                select(ni.marketplace_order_id).where(
+                    ni.marketplace == marketplace,
+                    ni.country == country,
+                    ni.marketplace_order_id.in_(sorted(latest)),
+                )
+            ).scalars()
+        )
+        _insert_ignore(
+            conn,
+            t.not_imported,
+            [
+                {
+                    "marketplace": marketplace,
+                    "country": country,
+                    "marketplace_order_id": key,
+                    "reason": r.reason,
+                    "message": r.message,
+                    "attempts": 1,
+                    "first_failed_at": now,
+                    "last_failed_at": now,
+                }
+                for key, r in sorted(latest.items())
+                if key not in existing
+            ],
+        )
+        for key in sorted(existing):
+            r = latest[key]
+            conn.execute(
+                update(t.not_imported)
+                .where(ni.marketplace == marketplace, ni.country == country, ni.marketplace_order_id == key)
+                .values(
+                    reason=r.reason,
+                    message=r.message,
+                    attempts=ni.attempts + 1,
+                    last_failed_at=now,
+                    resolved_at=None,
+                )
+            )
+        ib = t.inbox.c
+        conn.execute(
+            update(t.inbox)
+            .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(sorted(latest)))
+            .values(state="not_imported", note=None)
+        )
+        return len(latest)
+
+    # -- fulfillment -------------------------------------------------------------------------
+
+    def shipments_to_confirm(
+        self,
+        marketplace: str,
+        country: str,
+        shipped_status: str,
+        lease: timedelta = timedelta(minutes=10),
+    ) -> list[ShipmentToSend]:
+        """Shipped merchant orders with no confirmation yet, plus attempts left in doubt.
+
+        An attempt is in doubt when it was claimed more than ``lease`` ago and never finished (the
+        task died or the marketplace did not answer): it must be checked, not blindly resent.
+        """
+        oc, sc, lc = t.orders.c, t.shipment_confirmations.c, t.order_lines.c
+        stale = utcnow() - lease
+        query = (
+            select(
+                oc.id, oc.marketplace_order_id, oc.carrier, oc.tracking_number, oc.shipped_at, sc.state, sc.claimed_by
+            )
+            .select_from(
+                t.orders.outerjoin(
+                    t.shipment_confirmations, and_(sc.order_id == oc.id, sc.package_ref == "1")
+                )
+            )
+            .where(
+                oc.marketplace == marketplace,
+                oc.country == country,
+                oc.status == shipped_status,
+                oc.fulfillment == Fulfillment.MERCHANT.value,
+                oc.tracking_number.is_not(None),
+                or_(sc.id.is_(None), and_(sc.state == "sending", sc.claimed_at < stale)),
+            )
+            .order_by(oc.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            lines: dict[int, list[tuple[str, int]]] = {}
+            if rows:
+                for r in conn.execute(
+                    select(lc.order_id, lc.line_id, lc.quantity)
+                    .where(lc.order_id.in_([r.id for r in rows]))
+                    .order_by(lc.id)
+                ):
+                    lines.setdefault(r.order_id, []).append((r.line_id, r.quantity))
+        return [
+            ShipmentToSend(
+                order_pk=r.id,
+                order_id=r.marketplace_order_id,
+                package_ref="1",
+                carrier=r.carrier,
+                tracking_number=r.tracking_number,
+                shipped_at=r.shipped_at,
+                lines=tuple(lines.get(r.id, ())),
+                in_doubt=r.state == "sending",
+                claimed_by=r.claimed_by,
+            )
+            for r in rows
+        ]
+
+    def claim_shipment(self, item: ShipmentToSend, carrier_code: str, carrier_name: str | None) -> str | None:
+        """Take the right to send this confirmation; ``None`` if another run holds it.
+
+        New packages are claimed by inserting their row (the unique key lets one run win); a
+        package in doubt is re-claimed by compare-and-set on its claim token.
+        """
+        token = str(uuid.uuid4())
+        sc = t.shipment_confirmations.c
+        now = utcnow()
+        with self._tx() as conn:
+            if item.claimed_by is None:
+                _insert_ignore(
+                    conn,
+                    t.shipment_confirmations,
+                    [
+                        {
+                            "order_id": item.order_pk,
+                            "package_ref": item.package_ref,
+                            "carrier_code": carrier_code,
+                            "carrier_name": carrier_name,
+                            "tracking_number": item.tracking_number,
+                            "state": "sending",
+                            "claimed_by": token,
+                            "attempts": 1,
+                            "claimed_at": now,
+                        }
+                    ],
+                )
+            else:
+                conn.execute(
+                    update(t.shipment_confirmations)
+                    .where(
+                        sc.order_id == item.order_pk,
+                        sc.package_ref == item.package_ref,
+                        sc.claimed_by == item.claimed_by,
+                        sc.state == "sending",
+                    )
+                    .values(claimed_by=token, claimed_at=now, attempts=sc.attempts + 1)
+                )
+            owner = conn.execute(
+                select(sc.claimed_by).where(sc.order_id == item.order_pk, sc.package_ref == item.package_ref)
+            ).scalar()
+        return token if owner == token else None
+
+    def finish_shipment(self, item: ShipmentToSend, token: str, state: str, message: str | None = None) -> None:
+        """Record the outcome of a claimed confirmation: ``confirmed``, ``rejected`` or ``sending``.
+
+        ``sending`` with an old claim time hands an unknown outcome to the next run to verify.
+        """
+        sc = t.shipment_confirmations.c
+        values: dict[str, Any] = {"state": state, "message": message}
+        if state == "confirmed":
+            values["confirmed_at"] = utcnow()
+        if state == "sending":
+            values["claimed_at"] = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        with self._tx() as conn:
+            conn.execute(
+                update(t.shipment_confirmations)
+                .where(sc.order_id == item.order_pk, sc.package_ref == item.package_ref, sc.claimed_by == token)
+                .values(**values)
+            )
+
+    # -- runs and summaries ------------------------------------------------------------------
+
+    def record_run(
+        self,
+        entry: Any,
+        step: str,
+        run_id: str,
+        counts: dict[str, Any],
+        window: Any = None,
+    ) -> None:
+        """Keep one row per (entry, step, run): a retried task overwrites, never duplicates."""
+        sr = t.sync_runs.c
+        values = {
+            "marketplace": entry.marketplace,
+            "country": entry.country,
+            "entry": entry.key,
+            "step": step,
+            "run_id": run_id,
+            "window_start": window.start if window else None,
+            "window_end": window.end if window else None,
+            "counts": json.dumps(counts, sort_keys=True),
+            "finished_at": utcnow(),
+        }
+        with self._tx() as conn:
+            _insert_ignore(conn, t.sync_runs, [values])
+            conn.execute(
+                update(t.sync_runs)
+                .where(sr.entry == entry.key, sr.step == step, sr.run_id == run_id)
+                .values(**values)
+            )
+
+    def count(self, table: str, **where: Any) -> int:
+        """Row count of a shop table, optionally filtered by equality (tests and summaries)."""
+        tbl = t.metadata.tables[table]
+        query = select(func.count()).select_from(tbl)
+        for key, value in where.items():
+            query = query.where(tbl.c[key] == value)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+
+def _restaged_state(state_col):
+    """An order that changed on the marketplace is looked at again, unless already imported."""
+    from sqlalchemy import case
+
+    return case((state_col == "imported", "imported"), else_="new")
+
+
+def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: datetime) -> dict[str, Any]:
+    o = p.order
+    a = o.ship_to
+    return {
+        "marketplace": o.marketplace,
+        "country": o.country,
+        "marketplace_order_id": o.order_id,
+        "customer_id": customer_ids[p.customer_key],
+        "status": p.status,
+        "marketplace_status": o.status.value,
+        "fulfillment": o.fulfillment.value,
+        "purchase_date": o.purchase_date,
+        "marketplace_updated_at": o.last_updated,
+        "latest_ship_date": o.latest_ship_date,
+        "currency": o.currency,
+        "total": o.total,
+        "is_prime": o.is_prime,
+        "service_level": o.service_level,
+        "ship_name": a.name if a else None,
+        "ship_line1": a.line1 if a else None,
+        "ship_line2": a.line2 if a else None,
+        "ship_city": a.city if a else None,
+        "ship_postal_code": a.postal_code if a else None,
+        "ship_region": a.region if a else None,
+        "ship_country": a.country_code if a else None,
+        "ship_phone": a.phone if a else None,
+        "import_batch": batch,
+        "imported_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_ignore(conn: Connection, table, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert, silently skipping rows that hit a unique key.
+
+    Drivers disagree on rowcount for bulk inserts (psycopg reports 0, MariaDB counts matched
+    duplicates), so callers that need to know what they created tag rows with a batch token.
+    """
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    elif name == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    elif name in ("mysql", "mariadb"):
+        pk = table.primary_key.columns.values()[0]
+        # a no-op update (not INSERT IGNORE, which would also swallow truncation errors)
+        stmt = mysql.insert(table).on_duplicate_key_update({pk.name: pk})
+    else:  # pragma: no cover - other dialects are not supported
+        raise NotImplementedError(f"shop database dialect {name!r} is not supported")
+    conn.execute(stmt, list(rows))
+
+
+def _apply_stock_moves(conn: Connection, batch: str) -> None:
+    """Apply this batch's stock moves to product stock in one statement."""
+    sm, pr = t.stock_moves.c, t.products.c
+    delta = (
+        select(func.coalesce(func.sum(sm.quantity), 0))
+        .where(sm.product_id == pr.id, sm.batch == batch)
+        .scalar_subquery()
+    )
+    conn.execute(
+        update(t.products)
+        .where(pr.id.in_(select(sm.product_id).where(sm.batch == batch)))
+        .values(stock=pr.stock + delta)
+    )
