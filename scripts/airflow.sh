@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make airflow: the Airflow UI on http://localhost:8080 with the sandbox marketplace behind the DAGs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/sandbox-env.sh
+mkdir -p "$AIRFLOW_HOME"
+airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log"; exit 1; }
+python -m ordersync db upgrade
+python -m ordersync demo seed-products
+start_sandbox
+trap stop_sandbox EXIT
+echo "Airflow UI: http://localhost:8080  user: admin"
+echo "password: in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated (written at first start)"
+airflow standalone

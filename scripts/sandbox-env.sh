@@ -1,0 +1,22 @@
+# Sourced by the demo scripts: Airflow connections pointing at the local sandbox marketplace.
+# These are the sandbox's own demo credentials, not secrets; real ones go in Airflow connections.
+SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT:-8765}"
+export AIRFLOW_CONN_AMAZON_EU="{\"conn_type\": \"http\", \"host\": \"${SANDBOX_URL}\", \"login\": \"sandbox-client-id\", \"password\": \"sandbox-client-secret\", \"extra\": {\"refresh_token\": \"sandbox-refresh-token\", \"lwa_url\": \"${SANDBOX_URL}/auth/o2/token\"}}"
+
+start_sandbox() {
+  python -m ordersync.sandbox --host 127.0.0.1 --port "${SANDBOX_PORT:-8765}" --countries IT,FR,DE "$@" \
+    > "$AIRFLOW_HOME/sandbox.log" 2>&1 &
+  SANDBOX_PID=$!
+  for _ in $(seq 1 100); do
+    if python -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+        "$SANDBOX_URL/_admin/health" > /dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$SANDBOX_PID" 2>/dev/null; then cat "$AIRFLOW_HOME/sandbox.log"; return 1; fi
+    sleep 0.2
+  done
+  echo "sandbox did not start; see $AIRFLOW_HOME/sandbox.log"; return 1
+}
+
+stop_sandbox() {
+  if [ -n "${SANDBOX_PID:-}" ]; then kill "$SANDBOX_PID" 2>/dev/null; wait "$SANDBOX_PID" 2>/dev/null; fi
+  SANDBOX_PID=
+}

@@ -1,0 +1,73 @@
+"""DAG validity: the DAG folder loads with no import errors and every entry has its task chain."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ordersync.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_one_dag_per_enabled_entry(dagbag):
+    expected = {e.dag_id for e in load_config().enabled}
+    assert {"ordersync_amazon_it", "ordersync_amazon_fr"} <= expected
+    assert set(dagbag.dag_ids) == expected
+
+
+@pytest.mark.parametrize("dag_id", [e.dag_id for e in load_config().enabled])
+def test_task_chain_and_schedule(dagbag, dag_id):
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag(dag_id)
+    chain = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    assert chain == {"lookup": ["accept"], "accept": ["import"], "import": ["fulfillment"], "fulfillment": []}
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)  # real windows, not zero-width
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert "ordersync" in dag.tags and dag.doc_md
+    assert "lookback_hours" in dag.params
+
+
+def test_dag_file_does_no_heavy_work_at_parse_time():
+    """Parsing imports no HTTP client, no pandas and no adapter or store module of ours."""
+    code = textwrap.dedent(
+        f"""
+        import runpy, sys
+        import airflow.sdk, airflow.timetables.interval  # what any DAG file pays anyway
+        before = set(sys.modules)
+        runpy.run_path({str(REPO / "dags" / "ordersync_dags.py")!r})
+        added = set(sys.modules) - before
+        heavy = sorted(m for m in added if m.startswith(("ordersync.shop", "ordersync.channels",
+                       "ordersync.hooks", "ordersync.steps", "pandas", "requests", "httpx", "sqlalchemy")))
+        print(",".join(heavy))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1:] in ([""], []), out.stdout
+
+
+def test_config_error_fails_dag_import_naming_file_entry_and_key(airflow_db, tmp_path, monkeypatch):
+    bad = tmp_path / "marketplaces.yaml"
+    bad.write_text("entries:\n  - marketplace: amazon\n    country: IT\n    conn_id: x\n    schedul: '@daily'\n")
+    monkeypatch.setenv("ORDERSYNC_CONFIG", str(bad))
+    from airflow.dag_processing.dagbag import DagBag
+
+    errors = DagBag(str(REPO / "dags")).import_errors
+    [message] = errors.values()
+    assert str(bad) in message and "entry #1 (amazon_it)" in message and "'schedul'" in message
