@@ -19,8 +19,15 @@ def seed_products(store: ShopStore) -> int:
     from ordersync.sandbox.catalog import shop_catalog
 
     rows = [
-        {"sku": p.sku, "asin": p.asin, "ean": p.ean, "name": p.title, "price": p.price, "stock": stock}
-        for p, stock in shop_catalog()
+        {
+            "sku": item.product.sku,
+            "asin": item.product.asin,
+            "ean": item.product.ean,
+            "name": item.product.title,
+            "price": item.product.price_eur,
+            "stock": item.stock,
+        }
+        for item in shop_catalog()
     ]
     store.add_products(rows)
     return len(rows)
