@@ -23,7 +23,8 @@ run_all() {
     if ! airflow dags test "$dag" -c '{"lookback_hours": 72}' > "$AIRFLOW_HOME/$dag.log" 2>&1; then
       tail -40 "$AIRFLOW_HOME/$dag.log"; echo "DAG run failed: see $AIRFLOW_HOME/$dag.log"; exit 1
     fi
-    grep -o "Done. Returned value was: {.*}" "$AIRFLOW_HOME/$dag.log" | sed 's/Done. Returned value was: /   XCom /' || true
+    # each step logs the counts it returns as XCom
+    grep -oE "(lookup|import|fulfillment) [a-z0-9_]+ counts: \{[^}]*\}" "$AIRFLOW_HOME/$dag.log" | sed 's/^/     /' || true
   done
 }
 

@@ -52,7 +52,7 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
         counts["new"] += staged.new
         counts["changed"] += staged.changed
         counts["unchanged"] += staged.unchanged
-    log.info("lookup %s %s..%s: %s", entry.key, effective.start, effective.end, counts)
+    log.info("lookup %s counts: %s (window %s .. %s)", entry.key, counts, effective.start, effective.end)
     return counts
 
 
@@ -88,7 +88,7 @@ def import_orders(channel: Any, store: ShopStore, entry: Any) -> dict[str, Any]:
         for r in rejected:
             # order id and reason only: never the buyer's data
             log.warning("not imported %s %s: %s", r.order_id, r.reason, r.message)
-    log.info("import %s: %s", entry.key, counts)
+    log.info("import %s counts: %s", entry.key, counts)
     return counts
 
 
@@ -137,5 +137,5 @@ def fulfill(channel: Any, store: ShopStore, entry: Any, lease: timedelta = timed
             raise
         store.finish_shipment(item, token, "confirmed")
         counts["confirmed"] += 1
-    log.info("fulfillment %s: %s", entry.key, counts)
+    log.info("fulfillment %s counts: %s", entry.key, counts)
     return counts

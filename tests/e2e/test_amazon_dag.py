@@ -1,0 +1,188 @@
+"""End to end: ``ordersync_amazon_it`` run by Airflow (dag.test) against the sandbox, into SQLite.
+
+Checks rows in the shop database, stock moves, the XCom counts, and what the sandbox received;
+then that a second run of the same interval imports nothing new and confirms each shipment once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from ordersync import demo
+from ordersync.config import load_config
+from ordersync.marketplaces import amazon_marketplace
+from ordersync.sandbox.catalog import SHOP_MISSING_SKUS
+from ordersync.shop import schema as t
+from ordersync.shop.store import ShopStore
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "ordersync_amazon_it"
+IT = amazon_marketplace("IT").marketplace_id
+
+
+@pytest.fixture(scope="module")
+def world(airflow_db, sandbox_server, tmp_path_factory):
+    """Airflow connections to the sandbox and a fresh SQLite shop stocked with the demo catalogue."""
+    shop_path = tmp_path_factory.mktemp("shop") / "shop.db"
+    url = sandbox_server.url
+    os.environ["AIRFLOW_CONN_AMAZON_EU"] = json.dumps(
+        {
+            "conn_type": "http",
+            "host": url,
+            "login": "sandbox-client-id",
+            "password": "sandbox-client-secret",
+            "extra": {"refresh_token": "sandbox-refresh-token", "lwa_url": f"{url}/auth/o2/token"},
+        }
+    )
+    os.environ["AIRFLOW_CONN_ORDERSYNC_SHOP"] = json.dumps({"conn_type": "sqlite", "host": str(shop_path)})
+    sandbox_server.post_admin("/reset")
+    # inside the first run's window (it ends at the last half-hour boundary)
+    hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # bad input: one order with a negative quantity, one whose line lost its SKU
+    bad_qty = sandbox_server.post_admin(
+        "/orders",
+        {
+            "marketplaceId": IT,
+            "fulfillmentStatus": "UNSHIPPED",
+            "fulfilledBy": "MERCHANT",
+            "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
+            "createdTime": hours_ago,
+            "lastUpdatedTime": hours_ago,
+            "overrides": {"orderItems": [{"quantityOrdered": -2}]},
+        },
+    )["order"]["orderId"]
+    no_sku = sandbox_server.post_admin(
+        "/orders",
+        {
+            "marketplaceId": IT,
+            "fulfillmentStatus": "UNSHIPPED",
+            "fulfilledBy": "MERCHANT",
+            "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
+            "createdTime": hours_ago,
+            "lastUpdatedTime": hours_ago,
+            "overrides": {"orderItems": [{"product": {"sellerSku": None}}]},
+        },
+    )["order"]["orderId"]
+    store = ShopStore.from_url(f"sqlite:///{shop_path}")
+    store.create_schema()
+    demo.seed_products(store)
+    yield {"store": store, "sandbox": sandbox_server, "bad_qty": bad_qty, "no_sku": no_sku}
+    store.engine.dispose()
+    for key in ("AIRFLOW_CONN_AMAZON_EU", "AIRFLOW_CONN_ORDERSYNC_SHOP"):
+        os.environ.pop(key, None)
+
+
+def run_dag(logical_date: datetime) -> tuple[str, dict[str, dict]]:
+    """One DAG run through Airflow; returns its state and each task's XCom return value."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag(DAG_ID)
+    run = dag.test(logical_date=logical_date, run_conf={"lookback_hours": 96})
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == DAG_ID, XComModel.run_id == run.run_id, XComModel.key == "return_value"
+            )
+        ).all()
+        xcoms = {row.task_id: row.value for row in rows}
+    return run.state, {k: (json.loads(v) if isinstance(v, str) else v) for k, v in xcoms.items()}
+
+
+def test_first_run_imports_page_and_sets_bad_orders_aside(world):
+    store, sandbox = world["store"], world["sandbox"]
+    logical = datetime.now(timezone.utc)
+    state, xcom = run_dag(logical)
+    assert state == "success"
+    assert set(xcom) == {"lookup", "accept", "import", "fulfillment"}
+
+    truth = {o["orderId"]: o for o in sandbox.get_admin("/orders", marketplaceId=IT)["orders"]}
+    with store.engine.connect() as conn:
+        window = conn.execute(
+            select(t.sync_runs.c.window_start, t.sync_runs.c.window_end).where(t.sync_runs.c.step == "lookup")
+        ).one()
+        staged = set(conn.execute(select(t.inbox.c.marketplace_order_id)).scalars())
+        orders = {r.marketplace_order_id: r for r in conn.execute(select(t.orders))}
+        lines = conn.execute(select(t.order_lines)).all()
+        moves = conn.execute(select(t.stock_moves)).all()
+
+    # lookup saw exactly the orders updated in its window (the window itself is in sync_runs)
+    expected = {
+        oid
+        for oid, o in truth.items()
+        if window.window_start <= datetime.fromisoformat(o["lastUpdatedTime"].replace("Z", "+00:00")) <= window.window_end
+    }
+    assert staged == expected and xcom["lookup"]["found"] == len(expected) == xcom["lookup"]["new"]
+
+    # every importable merchant order with known products is in the shop, once
+    importable = {
+        oid
+        for oid in expected
+        if truth[oid]["fulfillment"]["fulfilledBy"] == "MERCHANT"
+        and truth[oid]["fulfillment"]["fulfillmentStatus"] in ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
+        and all(i["product"].get("sellerSku") not in SHOP_MISSING_SKUS | {None} for i in truth[oid]["orderItems"])
+        and all(i["quantityOrdered"] > 0 for i in truth[oid]["orderItems"])
+    }
+    assert set(orders) == importable
+    assert xcom["import"]["imported"] == len(importable) > 10
+    assert {r.status for r in orders.values()} == {"processing"}
+    expected_lines = sum(len(truth[oid]["orderItems"]) for oid in importable)
+    assert len(lines) == expected_lines == len(moves)  # one stock move per line
+    assert xcom["import"]["stock_moves"] == len(moves)
+    assert all(m.quantity < 0 and m.reason == "sale" for m in moves)
+
+    # the bad orders are on the not-imported list with their reason; nothing else was lost
+    with store.engine.connect() as conn:
+        reasons = dict(
+            conn.execute(select(t.not_imported.c.marketplace_order_id, t.not_imported.c.reason)).all()
+        )
+    assert reasons[world["bad_qty"]] == "invalid_value"
+    assert reasons[world["no_sku"]] == "no_matching_product"
+    assert xcom["import"]["not_imported"] == len(reasons)
+    assert len(reasons) + xcom["import"]["imported"] + xcom["import"]["waiting"] + xcom["import"]["skipped"] == len(expected)
+    assert xcom["accept"] == {"accepted": 0, "refused": 0}
+    assert xcom["fulfillment"]["confirmed"] == 0
+    world["logical"] = logical
+
+
+def test_second_run_imports_nothing_and_confirms_each_shipment_once(world):
+    store, sandbox = world["store"], world["sandbox"]
+    entry = load_config().entry("amazon_it")
+    shipped = demo.ship_orders(store, entry, 3, carrier="brt")
+    assert len(shipped) == 3
+    with store.engine.connect() as conn:
+        before = {
+            "orders": conn.execute(select(func.count()).select_from(t.orders)).scalar(),
+            "moves": conn.execute(select(func.count()).select_from(t.stock_moves)).scalar(),
+            "stock": dict(conn.execute(select(t.products.c.sku, t.products.c.stock)).all()),
+        }
+
+    state, xcom = run_dag(world["logical"])  # the same interval again
+    assert state == "success"
+    assert xcom["import"]["imported"] == 0 and xcom["import"]["stock_moves"] == 0
+    assert xcom["fulfillment"]["confirmed"] == 3
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.orders)).scalar() == before["orders"]
+        assert conn.execute(select(func.count()).select_from(t.stock_moves)).scalar() == before["moves"]
+        assert dict(conn.execute(select(t.products.c.sku, t.products.c.stock)).all()) == before["stock"]
+
+    received = sandbox.get_admin("/confirmations")["confirmations"]
+    assert sorted(c["orderId"] for c in received) == sorted(shipped)
+    assert all(c["accepted"] and c["carrierCode"] == "BRT" for c in received)
+    assert all(c["trackingNumber"].startswith("IT") for c in received)
+    for order_id in shipped:
+        assert sandbox.get_admin(f"/orders/{order_id}")["order"]["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
+
+    state, xcom = run_dag(world["logical"])  # and once more: nothing is sent twice
+    assert state == "success" and xcom["fulfillment"]["confirmed"] == 0
+    assert len(sandbox.get_admin("/confirmations")["confirmations"]) == 3
+    # reads stay page-based: a handful of searchOrders calls, no per-order getOrder
+    counters = sandbox.get_admin("/requests")
+    assert counters["getOrder"] == 0 and counters["confirmShipment"] == 3
