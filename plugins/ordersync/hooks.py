@@ -280,10 +280,12 @@ class ShopDatabaseHook(BaseHook):
         self.shop_conn_id = shop_conn_id
 
     def get_url(self) -> str:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
         try:
             conn = self.get_connection(self.shop_conn_id)
-        except Exception:  # noqa: BLE001 - "not found" differs between Airflow contexts
-            return default_shop_url()
+        except AirflowNotFoundException:
+            return default_shop_url()  # only a missing connection means "the embedded default"
         return connection_url(conn)
 
 

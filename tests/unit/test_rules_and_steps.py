@@ -1,0 +1,92 @@
+"""Import rules, run windows, carrier mapping and the shop connection: pure logic, no services."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from ordersync import rules, steps
+from ordersync.config import load_config
+from ordersync.hooks import ShopDatabaseHook
+from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus
+
+ENTRY = load_config().entry("amazon_it")
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+PRODUCTS = {"MUG": {"id": 1}, "CAP": {"id": 2}}
+
+
+def order(oid="405-1", status=OrderStatus.UNSHIPPED, fulfillment=Fulfillment.MERCHANT, sku="MUG", qty=1, address=True):
+    return MarketplaceOrder(
+        marketplace="amazon",
+        country="IT",
+        order_id=oid,
+        status=status,
+        fulfillment=fulfillment,
+        purchase_date=T0,
+        last_updated=T0,
+        currency="EUR",
+        total=Decimal("9.90"),
+        lines=(OrderLine("1", sku, "B0TEST", "Mug", qty, Decimal("9.90")),),
+        buyer_email="x@marketplace.amazon.it",
+        ship_to=Address("A B", "Via Roma 1", "Milano", "20121", "IT") if address else None,
+    )
+
+
+def test_decide_sorts_a_page():
+    page = [
+        order("ok"),
+        order("pending", status=OrderStatus.PENDING),
+        order("cancelled", status=OrderStatus.CANCELLED),
+        order("fba", status=OrderStatus.SHIPPED, fulfillment=Fulfillment.MARKETPLACE),
+        order("nosku", sku="NOPE"),
+        order("noaddr", address=False),
+        order("zero", qty=0),
+    ]
+    d = rules.decide(page, PRODUCTS, ENTRY)
+    assert [p.order.order_id for p in d.plans] == ["ok"]
+    assert d.plans[0].product_ids == (1,) and d.plans[0].status == "processing" and d.plans[0].moves_stock
+    assert [w[0] for w in d.waiting] == ["pending"]
+    assert [s[0] for s in d.skipped] == ["cancelled", "fba"]
+    assert {r.order_id: r.reason for r in d.rejected} == {
+        "nosku": "no_matching_product",
+        "noaddr": "missing_address",
+        "zero": "invalid_value",
+    }
+
+
+def test_customer_key_has_no_personal_data():
+    key = rules.customer_key(order())
+    assert key.startswith("amazon:") and "marketplace.amazon.it" not in key
+    assert key == rules.customer_key(order("other"))  # same buyer, same customer
+
+
+def test_run_window_widens_by_overlap_or_uses_lookback():
+    w = steps.run_window(ENTRY, T0, T0 + timedelta(minutes=30))
+    assert w.start == T0 - timedelta(minutes=ENTRY.overlap_minutes) and w.end == T0 + timedelta(minutes=30)
+    w = steps.run_window(ENTRY, T0, T0 + timedelta(minutes=30), lookback_hours=72)
+    assert w.start == T0 + timedelta(minutes=30) - timedelta(hours=72)
+
+
+def test_carrier_mapping():
+    assert steps.carrier_for(ENTRY, "brt") == ("BRT", None)
+    assert steps.carrier_for(ENTRY, "Fermopoint") == ("Other", "Fermopoint")
+    assert steps.carrier_for(ENTRY, None) == ("Other", "Other")
+
+
+def test_shop_connection_urls(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv("AIRFLOW_CONN_SHOP_MISSING", raising=False)
+    assert ShopDatabaseHook("shop_missing").get_url() == f"sqlite:///{tmp_path / 'ordersync_shop.db'}"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SHOP_PG",
+        json.dumps({"conn_type": "postgres", "host": "db", "login": "u", "password": "p@ss", "schema": "shop", "port": 5432}),
+    )
+    assert ShopDatabaseHook("shop_pg").get_url() == "postgresql+psycopg://u:p%40ss@db:5432/shop"
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_MY", json.dumps({"conn_type": "mysql", "host": "db", "login": "root", "schema": "shop"}))
+    assert ShopDatabaseHook("shop_my").get_url() == "mysql+pymysql://root@db/shop"
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_HTTP", json.dumps({"conn_type": "http", "host": "x"}))
+    with pytest.raises(ValueError, match="not a shop database"):
+        ShopDatabaseHook("shop_http").get_url()
