@@ -77,8 +77,11 @@ def import_orders(channel: Any, store: ShopStore, entry: Any) -> dict[str, Any]:
         written = store.write_orders(entry.marketplace, entry.country, decisions.plans)
         store.record_rejections(entry.marketplace, entry.country, rejected)
         for state, items in (("waiting", decisions.waiting), ("skipped", decisions.skipped)):
+            by_reason: dict[str, list[str]] = {}
             for order_id, why in items:
-                store.set_inbox_state(entry.marketplace, entry.country, [order_id], state, why)
+                by_reason.setdefault(why, []).append(order_id)
+            for why, order_ids in by_reason.items():  # one statement per reason, not per order
+                store.set_inbox_state(entry.marketplace, entry.country, order_ids, state, why)
         counts["imported"] += len(written.imported)
         counts["already_imported"] += len(written.already)
         counts["stock_moves"] += written.stock_moves
