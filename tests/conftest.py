@@ -80,12 +80,15 @@ def shop_url(request, tmp_path) -> str:
         _ensure_database(url)
     except Exception as exc:  # noqa: BLE001 - any connection failure means "service missing"
         _missing_service(request.param, exc)
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     from ordersync.shop import schema
+    from ordersync.shop.migrate import VERSION_TABLE
 
     engine = create_engine(url)
     schema.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
     engine.dispose()
     return url
 
@@ -95,7 +98,7 @@ def store(shop_url):
     from ordersync.shop.store import ShopStore
 
     store = ShopStore.from_url(shop_url)
-    store.create_schema()
+    store.migrate()
     yield store
     store.engine.dispose()
 

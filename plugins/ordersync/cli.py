@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     store = _store(args.url)
     if args.command == "db":
-        store.create_schema()
+        store.migrate()
         print(f"shop database ready: {store.engine.url.render_as_string(hide_password=True)}")
     elif args.command == "summary":
         rows = summary_rows(store)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "demo":
         from ordersync import demo as demo_mod
 
-        store.create_schema()
+        store.migrate()
         if args.demo_command == "seed-products":
             print(f"demo shop stocked with {demo_mod.seed_products(store)} products")
         else:

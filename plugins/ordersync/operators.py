@@ -40,7 +40,7 @@ class OrderSyncOperator(BaseOperator):
         from ordersync.shop.store import ShopStore
 
         store = ShopStore.from_url(ShopDatabaseHook(entry.shop_conn_id).get_url())
-        store.create_schema()
+        store.migrate()
         return store
 
     @staticmethod

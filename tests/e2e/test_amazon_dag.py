@@ -70,7 +70,7 @@ def world(airflow_db, sandbox_server, tmp_path_factory):
         },
     )["order"]["orderId"]
     store = ShopStore.from_url(f"sqlite:///{shop_path}")
-    store.create_schema()
+    store.migrate()
     demo.seed_products(store)
     yield {"store": store, "sandbox": sandbox_server, "bad_qty": bad_qty, "no_sku": no_sku}
     store.engine.dispose()

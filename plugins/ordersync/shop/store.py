@@ -100,8 +100,11 @@ class ShopStore:
     def from_url(cls, url: str) -> ShopStore:
         return cls(make_engine(url))
 
-    def create_schema(self) -> None:
-        t.metadata.create_all(self.engine)
+    def migrate(self) -> None:
+        """Bring the schema to the package's latest Alembic revision (no-op when current)."""
+        from ordersync.shop.migrate import ensure_current
+
+        ensure_current(self.engine)
 
     # -- transactions ------------------------------------------------------------------------
 
