@@ -13,11 +13,12 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export SANDBOX_PORT
 
-.PHONY: help venv demo test airflow lock clean
+.PHONY: help venv demo test bench airflow lock clean
 
 help:
 	@echo "make demo     venv + Airflow + sandbox marketplace, run every DAG, print what was imported"
 	@echo "make test     run the test suite"
+	@echo "make bench    benchmarks, printed as ratios against baselines measured in the same run"
 	@echo "make airflow  Airflow UI (airflow standalone) on http://localhost:8080 with the sandbox"
 	@echo "make lock     regenerate constraints.txt from a clean venv"
 
@@ -35,6 +36,10 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# BENCH=name runs one benchmark (bench/bench_<name>.py)
+bench: venv
+	$(BIN)/python -m bench $(BENCH)
 
 airflow: venv
 	PATH="$(BIN):$$PATH" bash scripts/airflow.sh

@@ -6,6 +6,9 @@ source scripts/sandbox-env.sh
 mkdir -p "$AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log"; exit 1; }
 python -m ordersync db upgrade
+# one pool per seller account x API region, sized from the usage plan
+python -m ordersync pools > "$AIRFLOW_HOME/pools.json"
+airflow pools import "$AIRFLOW_HOME/pools.json" > /dev/null
 python -m ordersync demo seed-products
 start_sandbox
 trap stop_sandbox EXIT

@@ -9,6 +9,9 @@ rm -f "$AIRFLOW_HOME/ordersync_shop.db"*  # each demo starts from an empty shop
 echo "== Airflow metadata database ($AIRFLOW_HOME)"
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log"; exit 1; }
 python -m ordersync db upgrade
+# one pool per seller account x API region, sized from the usage plan
+python -m ordersync pools > "$AIRFLOW_HOME/pools.json"
+airflow pools import "$AIRFLOW_HOME/pools.json" > /dev/null
 python -m ordersync demo seed-products
 
 echo "== sandbox marketplace on $SANDBOX_URL"

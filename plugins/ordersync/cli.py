@@ -2,6 +2,7 @@
 
     python -m ordersync db upgrade            create or upgrade the shop database schema
     python -m ordersync summary               per marketplace x country counts from the shop DB
+    python -m ordersync pools                 the Airflow pools the config needs (airflow pools import)
     python -m ordersync demo seed-products    stock the demo shop with the sandbox catalogue
     python -m ordersync demo ship ENTRY N     play the warehouse: ship N imported orders
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="shop database schema")
     db.add_argument("action", choices=["upgrade"])
     sub.add_parser("summary", help="print per marketplace x country counts")
+    sub.add_parser("pools", help="print the Airflow pools the enabled entries need, as JSON")
     demo = sub.add_parser("demo", help="demo helpers")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
     demo_sub.add_parser("seed-products")
@@ -58,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     ship.add_argument("count", type=int)
     args = parser.parse_args(argv)
 
+    if args.command == "pools":  # config only: no database needed
+        from ordersync.config import load_config
+        from ordersync.pools import pools_json
+
+        print(pools_json(load_config()))
+        return 0
     store = _store(args.url)
     if args.command == "db":
         store.migrate()

@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ordersync.config import Config, Entry
+from ordersync.pools import pool_name
 from ordersync.operators import (
     AcceptOrdersOperator,
     FulfillOrdersOperator,
@@ -69,7 +70,8 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
             ),
         },
     ) as dag:
-        common: dict[str, Any] = {"entry_key": entry.key, "config_path": config_path}
+        # every task that calls the marketplace takes a slot of the seller x region pool
+        common: dict[str, Any] = {"entry_key": entry.key, "config_path": config_path, "pool": pool_name(entry)}
         lookup = LookupOrdersOperator(task_id="lookup", **common)
         accept = AcceptOrdersOperator(task_id="accept", **common)
         import_ = ImportOrdersOperator(task_id="import", **common)

@@ -66,3 +66,19 @@ def amazon_marketplace(country: str) -> AmazonMarketplace:
     except KeyError:
         known = ", ".join(sorted(AMAZON_MARKETPLACES))
         raise KeyError(f"unknown Amazon country {country!r}; known: {known}") from None
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """An SP-API operation's published usage plan: steady requests per second and burst."""
+
+    rate: float
+    burst: int
+
+
+# Per selling partner and region (all marketplaces of one seller in a region share them).
+AMAZON_USAGE_PLANS: dict[str, UsagePlan] = {
+    "searchOrders": UsagePlan(0.0056, 20),
+    "getOrder": UsagePlan(0.5, 30),
+    "confirmShipment": UsagePlan(2.0, 10),
+}

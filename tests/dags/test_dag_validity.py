@@ -71,3 +71,16 @@ def test_config_error_fails_dag_import_naming_file_entry_and_key(airflow_db, tmp
     errors = DagBag(str(REPO / "dags")).import_errors
     [message] = errors.values()
     assert str(bad) in message and "entry #1 (amazon_it)" in message and "'schedul'" in message
+
+
+def test_marketplace_tasks_share_one_pool_per_seller_and_region(dagbag):
+    from ordersync.pools import pools
+
+    config = load_config()
+    plan = pools(config)
+    eu = [e for e in config.enabled if e.conn_id == "amazon_eu"]
+    assert len(eu) >= 2 and "ordersync_amazon_eu_eu" in plan
+    assert plan["ordersync_amazon_eu_eu"]["slots"] == 2  # searchOrders burst 20 // 10 requests a task
+    for entry in eu:
+        dag = dagbag.get_dag(entry.dag_id)
+        assert {t.pool for t in dag.tasks} == {"ordersync_amazon_eu_eu"}

@@ -68,6 +68,9 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the shop database to ``revision`` under the migration lock (at head: nothing to do)."""
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." is noise to users
     with _migration_lock(engine) as conn:
         command.upgrade(alembic_config(conn), revision)
 
