@@ -85,7 +85,11 @@ def shop_url(request, tmp_path) -> str:
     from ordersync.shop import schema
     from ordersync.shop.migrate import VERSION_TABLE
 
+    from ordersync.shop.views import drop_views
+
     engine = create_engine(url)
+    with engine.begin() as conn:
+        drop_views(conn)  # views first: PostgreSQL will not drop the tables under them
     schema.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))

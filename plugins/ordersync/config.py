@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,11 +43,60 @@ class Entry(BaseModel):
     start_date: date = date(2026, 1, 1)
     overlap_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
     page_size: int = Field(100, ge=1, le=100)
+    lookback: timedelta | None = Field(
+        None, description="each run reads at least this far back from its end ('36h', '3d' or hours)"
+    )
+    # -- matching products
+    sku_source: Literal["sku", "ean", "supplier_reference"] = "sku"
+    prioritise_asin: bool = False
+    fba_prioritise_asin: bool | None = None  # None: same as prioritise_asin
+    import_unavailable: bool = True  # out of stock / inactive products: import, flag, stock may go negative
+    # -- what imported orders look like in the shop
+    create_orders: bool = True  # false: only record marketplace orders for review (order grid)
     order_status: str = Field("processing", min_length=1)
+    payment_status: str = Field("paid", min_length=1)
+    cancelled_status: str = Field("cancelled", min_length=1)
+    import_carrier_map: dict[str, str] = Field(default_factory=dict)  # marketplace service -> shop carrier
+    import_default_carrier: str | None = None
+    fake_email: bool = True  # the shop never e-mails marketplace buyers
+    require_tax_id: bool = False  # the shop needs a tax id (DNI) on every customer
+    fake_tax_id: bool = True  # ... and then uses 00000 when the order has none
+    # -- Amazon-fulfilled (FBA) orders
+    import_fba: bool = False
+    fba_order_status: str = Field("shipped_by_marketplace", min_length=1)
+    fba_placeholder: bool = False  # import FBA orders with no matching product as a hidden {FBA} product
+    # -- pending orders
+    reserve_pending: bool = True
+    reservation_expiry: timedelta = Field(timedelta(days=14), description="release reservations older than this")
+    # -- fulfillment
     shipped_status: str = Field("shipped", min_length=1)
-    carrier_map: dict[str, str] = Field(default_factory=dict)
+    carrier_map: dict[str, str] = Field(default_factory=dict)  # shop carrier -> marketplace carrier code
     default_carrier: str = "Other"
     tags: tuple[str, ...] = ()
+
+    @field_validator("lookback", "reservation_expiry", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """``36h``, ``3d``, ``90m`` or a number of hours."""
+        if value is None or isinstance(value, timedelta):
+            return value
+        if isinstance(value, bool):
+            raise ValueError("expected a duration such as '36h' or '3d'")
+        if isinstance(value, int | float):
+            hours = float(value)
+        else:
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhd]?)\s*", str(value))
+            if not match:
+                raise ValueError(f"expected a duration such as '36h', '3d' or '90m', got {value!r}")
+            number, unit = float(match.group(1)), match.group(2) or "h"
+            hours = number * {"m": 1 / 60, "h": 1, "d": 24}[unit]
+        if hours <= 0:
+            raise ValueError("must be positive")
+        return timedelta(hours=hours)
+
+    @property
+    def fba_asin_first(self) -> bool:
+        return self.prioritise_asin if self.fba_prioritise_asin is None else self.fba_prioritise_asin
 
     @field_validator("country")
     @classmethod

@@ -85,6 +85,7 @@ class MarketplaceOrder:
     is_prime: bool = False
     service_level: str | None = None
     raw_status: str | None = None  # the marketplace's own word, shown in the order grid
+    buyer_tax_id: str | None = None  # DNI / fiscal code when the marketplace sends one
 
     @property
     def is_fba(self) -> bool:

@@ -1,7 +1,9 @@
 """Import rules: which marketplace orders become shop orders, and how.
 
-Pure functions over the channel-neutral model and a product lookup, so they test without a
-database or a marketplace. The store only writes what these rules decided.
+Pure functions over the channel-neutral model and a product catalogue, so they test without a
+database or a marketplace. The store only writes what these rules decided. Every setting a
+merchant knows from shop plugins (SKU source, ASIN first, unavailable products, FBA, fake e-mail
+and tax id, statuses, carriers, record-only) is applied here and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,17 +14,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ordersync.model import MarketplaceOrder, OrderStatus, Rejection
-from ordersync.shop.store import ImportPlan
+from ordersync.shop.store import ImportPlan, ReservationPlan
 
 IMPORTABLE = frozenset({OrderStatus.UNSHIPPED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED})
+FAKE_TAX_ID = "00000"
+FAKE_EMAIL_DOMAIN = "marketplace.invalid"  # RFC 2606: can never deliver
+FBA_PREFIX = "{FBA} "
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The shop products a page of orders may match, by the entry's SKU source and by ASIN."""
+
+    by_key: Mapping[str, Mapping[str, Any]]
+    by_asin: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    placeholder: Mapping[str, Any] | None = None  # hidden product for unmatched FBA lines
+
+    def match(self, sku: str | None, asin: str | None, asin_first: bool) -> Mapping[str, Any] | None:
+        """ASIN first when asked (falling back to the SKU source), else the SKU source only."""
+        if asin_first and asin and asin in self.by_asin:
+            return self.by_asin[asin]
+        return self.by_key.get(sku) if sku else None
 
 
 @dataclass
 class Decisions:
     plans: list[ImportPlan] = field(default_factory=list)
+    reservations: list[ReservationPlan] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)  # (order id, why) reservations to restore
+    cancels: list[MarketplaceOrder] = field(default_factory=list)  # imported, then cancelled on the marketplace
+    updates: list[MarketplaceOrder] = field(default_factory=list)  # imported, then changed on the marketplace
     rejected: list[Rejection] = field(default_factory=list)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (order id, why)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (order id, why)
+    recorded: list[tuple[str, str]] = field(default_factory=list)  # record-only entries
 
 
 def customer_key(order: MarketplaceOrder) -> str:
@@ -31,47 +56,151 @@ def customer_key(order: MarketplaceOrder) -> str:
     return f"{order.marketplace}:{hashlib.sha256(who.encode()).hexdigest()[:40]}"
 
 
+def customer_email(order: MarketplaceOrder, entry: Any) -> str | None:
+    """The buyer's marketplace e-mail, or with ``fake_email`` an undeliverable stand-in."""
+    if not entry.fake_email:
+        return order.buyer_email
+    return f"{customer_key(order).split(':', 1)[1][:24]}@{order.marketplace}.{FAKE_EMAIL_DOMAIN}"
+
+
 def decide(
     orders: Sequence[MarketplaceOrder],
-    products_by_sku: Mapping[str, Mapping[str, Any]],
+    catalog: Catalog | Mapping[str, Mapping[str, Any]],
     entry: Any,
+    imported: frozenset[str] | set[str] = frozenset(),
 ) -> Decisions:
-    """Sort a page of orders into plans to write, rejections, orders to wait for and skips."""
+    """Sort a page of orders into what the store must do with each.
+
+    ``imported`` holds the ids of orders already in the shop: for them only cancellations and
+    status changes matter, never a second order.
+    """
+    if not isinstance(catalog, Catalog):
+        catalog = Catalog(by_key=catalog)
     out = Decisions()
     for order in orders:
-        if order.status is OrderStatus.PENDING:
-            out.waiting.append((order.order_id, "pending: the marketplace has not confirmed payment"))
+        if order.order_id in imported:
+            (out.cancels if order.status is OrderStatus.CANCELLED else out.updates).append(order)
             continue
         if order.status is OrderStatus.CANCELLED:
             out.skipped.append((order.order_id, "cancelled before import"))
+            out.releases.append((order.order_id, "cancelled before import"))
             continue
         if order.is_fba:
-            out.skipped.append((order.order_id, "fulfilled by the marketplace (FBA): not imported"))
+            _decide_fba(order, catalog, entry, out)
+            continue
+        if order.status is OrderStatus.PENDING:
+            _decide_pending(order, catalog, entry, out)
             continue
         if order.status not in IMPORTABLE:
             out.skipped.append((order.order_id, f"status {order.raw_status or order.status.value} is not imported"))
             continue
-        problem = _problem(order, products_by_sku)
-        if problem is not None:
-            out.rejected.append(problem)
-            continue
-        out.plans.append(
-            ImportPlan(
-                order=order,
-                customer_key=customer_key(order),
-                customer_email=order.buyer_email,
-                product_ids=tuple(products_by_sku[line.sku]["id"] for line in order.lines),
-                moves_stock=True,
-                status=entry.order_status,
-            )
-        )
+        _decide_import(order, catalog, entry, out, fba=False)
     return out
 
 
-def _problem(order: MarketplaceOrder, products: Mapping[str, Mapping[str, Any]]) -> Rejection | None:
+def _decide_fba(order: MarketplaceOrder, catalog: Catalog, entry: Any, out: Decisions) -> None:
+    if not entry.import_fba:
+        out.skipped.append((order.order_id, "fulfilled by the marketplace (FBA) and import_fba is off"))
+    elif order.status is not OrderStatus.SHIPPED:
+        # Amazon ships FBA orders itself; they are imported once shipped, as a record of the sale
+        out.waiting.append((order.order_id, "FBA order not shipped by the marketplace yet"))
+    else:
+        _decide_import(order, catalog, entry, out, fba=True)
+
+
+def _decide_pending(order: MarketplaceOrder, catalog: Catalog, entry: Any, out: Decisions) -> None:
+    why = "pending: the marketplace has not confirmed payment"
+    out.waiting.append((order.order_id, why))
+    if not entry.reserve_pending:
+        return
+    products = [catalog.match(line.sku, line.asin, entry.prioritise_asin) for line in order.lines]
+    reservable = [
+        (line, product) for line, product in zip(order.lines, products, strict=True) if product and line.quantity > 0
+    ]
+    if reservable:
+        out.reservations.append(
+            ReservationPlan(order=order, lines=tuple((line, product["id"], product.get("stock", 0)) for line, product in reservable))
+        )
+
+
+def _decide_import(order: MarketplaceOrder, catalog: Catalog, entry: Any, out: Decisions, fba: bool) -> None:
+    if not entry.create_orders:
+        out.recorded.append((order.order_id, "recorded for review: the entry does not create shop orders"))
+        return
+    problem = _problem(order, fba)
+    if problem is not None:
+        out.rejected.append(problem)
+        return
+    asin_first = entry.fba_asin_first if fba else entry.prioritise_asin
+    products, names, flags, missing = [], [], set(), []
+    for line in order.lines:
+        product = catalog.match(line.sku, line.asin, asin_first)
+        name = line.title
+        if product is None and fba and entry.fba_placeholder and catalog.placeholder is not None:
+            product, name = catalog.placeholder, FBA_PREFIX + (line.title or line.sku or line.asin or "")
+        if product is None:
+            missing.append(line.sku or f"(no SKU, ASIN {line.asin})")
+            continue
+        if not product.get("active", True):
+            flags.add("product_inactive")
+        elif not fba and product.get("stock", 0) < line.quantity:
+            flags.add("stock_short")
+        products.append(product["id"])
+        names.append(name)
+    if missing:
+        source = {"sku": "SKU", "ean": "EAN", "supplier_reference": "supplier reference"}[entry.sku_source]
+        out.rejected.append(
+            Rejection(
+                order.order_id,
+                "no_matching_product",
+                f"no shop product with {source} {', '.join(missing)}"
+                + (" (nor ASIN)" if asin_first else "")
+                + ": add the product (or fix its reference) and the next run imports the order",
+            )
+        )
+        return
+    if flags and not entry.import_unavailable:
+        reason = "product_unavailable" if "product_inactive" in flags else "out_of_stock"
+        out.rejected.append(
+            Rejection(
+                order.order_id,
+                reason,
+                "a product of the order is "
+                + ("no longer sold" if reason == "product_unavailable" else "out of stock")
+                + " and import_unavailable is off: restock or reactivate it, or turn the setting on",
+            )
+        )
+        return
+    tax_id = order.buyer_tax_id
+    if not tax_id and entry.require_tax_id:
+        if not entry.fake_tax_id:
+            out.rejected.append(
+                Rejection(order.order_id, "missing_tax_id", "the shop requires a tax id (DNI) and the order has none; enable fake_tax_id to use 00000")
+            )
+            return
+        tax_id = FAKE_TAX_ID
+    out.plans.append(
+        ImportPlan(
+            order=order,
+            customer_key=customer_key(order),
+            customer_email=customer_email(order, entry),
+            product_ids=tuple(products),
+            moves_stock=not fba,  # the marketplace ships FBA orders from its own stock
+            status=entry.fba_order_status if fba else entry.order_status,
+            payment_status=entry.payment_status,
+            carrier=entry.import_carrier_map.get(order.service_level or "", entry.import_default_carrier),
+            line_names=tuple(names),
+            flags=tuple(sorted(flags)),
+            tax_id=tax_id,
+        )
+    )
+
+
+def _problem(order: MarketplaceOrder, fba: bool) -> Rejection | None:
     if not order.lines:
         return Rejection(order.order_id, "no_lines", "the order has no lines")
-    if order.ship_to is None or not order.ship_to.line1 or not order.ship_to.city:
+    # FBA orders are shipped by the marketplace: the shop does not need their address
+    if not fba and (order.ship_to is None or not order.ship_to.line1 or not order.ship_to.city):
         return Rejection(
             order.order_id,
             "missing_address",
@@ -80,11 +209,4 @@ def _problem(order: MarketplaceOrder, products: Mapping[str, Mapping[str, Any]])
     bad_qty = [line.line_id for line in order.lines if line.quantity <= 0]
     if bad_qty:
         return Rejection(order.order_id, "invalid_value", f"quantity must be positive on line(s) {', '.join(bad_qty)}")
-    missing = [line.sku or f"(no SKU, ASIN {line.asin})" for line in order.lines if line.sku not in products]
-    if missing:
-        return Rejection(
-            order.order_id,
-            "no_matching_product",
-            f"no shop product with SKU {', '.join(missing)}: add the product (or fix its SKU) and the next run imports the order",
-        )
     return None

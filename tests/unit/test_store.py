@@ -5,19 +5,17 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 
 from ordersync import rules
+from ordersync.config import Entry
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Rejection
 from ordersync.shop.store import ShopStore, StagedOrder
 
 pytestmark = pytest.mark.services
 
-ENTRY = SimpleNamespace(
-    key="amazon_it", marketplace="amazon", country="IT", order_status="processing", shipped_status="shipped"
-)
+ENTRY = Entry(marketplace="amazon", country="IT", conn_id="amazon_eu")
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import true
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
@@ -71,8 +72,10 @@ products = Table(
     Column("ean", String(14), index=True),
     Column("name", String(255), nullable=False),
     Column("price", Money),
-    Column("stock", Integer, nullable=False, default=0),
-    Column("active", Boolean, nullable=False, default=True),
+    Column("stock", Integer, nullable=False, default=0),  # may go negative: orders are never lost to stock
+    Column("active", Boolean, nullable=False, default=True),  # false: no longer sold by the shop
+    Column("visible", Boolean, nullable=False, default=True, server_default=true()),  # false: hidden placeholder (FBA)
+    Column("supplier_reference", String(64), index=True),
 )
 
 customers = Table(
@@ -85,6 +88,7 @@ customers = Table(
     Column("name", String(255)),
     Column("email", String(255)),
     Column("phone", String(64)),
+    Column("tax_id", String(32)),  # DNI / fiscal code; "00000" when faked for shops that require one
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -96,7 +100,10 @@ orders = Table(
     Column("country", String(4), nullable=False),
     Column("marketplace_order_id", String(64), nullable=False),
     Column("customer_id", Integer, ForeignKey("customers.id")),
+    Column("shop_order_number", String(64)),  # the shop's visible number, re-mappable by hand
     Column("status", String(32), nullable=False),  # the shop's own status
+    Column("payment_status", String(32)),
+    Column("flags", String(255)),  # comma-separated warnings, e.g. stock_short,product_inactive
     Column("marketplace_status", String(32), nullable=False),
     Column("fulfillment", String(16), nullable=False),
     Column("purchase_date", UtcDateTime, nullable=False),
@@ -118,6 +125,7 @@ orders = Table(
     Column("carrier", String(64)),
     Column("tracking_number", String(64)),
     Column("shipped_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
     Column("import_batch", String(36), nullable=False),
     Column("imported_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -141,18 +149,59 @@ order_lines = Table(
     UniqueConstraint("order_id", "line_id", name="uq_order_lines_line"),
 )
 
+# Pending orders hold their quantity here until they become importable (the reservation turns
+# into the order's sale) or are cancelled / expire (the quantity is restored).
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("marketplace_order_id", String(64), nullable=False),
+    Column("line_id", String(64), nullable=False),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("sku", String(64)),
+    Column("quantity", Integer, nullable=False),  # ordered
+    Column("available", Integer, nullable=False),  # product stock when reserved, for the merchant
+    Column("state", String(16), nullable=False),  # reserved | converted | released
+    Column("note", String(255)),
+    Column("batch", String(36), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("marketplace", "country", "marketplace_order_id", "line_id", name="uq_reservations_line"),
+    Index("ix_reservations_state", "marketplace", "country", "state"),
+)
+
+# The stock ledger: products.stock changes only together with a row here. Each (line, reason) and
+# (reservation, reason) happens once: sale / cancel for order lines, reserve / release for
+# reservations (NULLs do not collide in unique keys on any of the three engines).
 stock_moves = Table(
     "stock_moves",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
-    Column("order_line_id", Integer, ForeignKey("order_lines.id"), nullable=False),
-    Column("reason", String(16), nullable=False),  # "sale", later "cancel", "reserve"...
+    Column("order_line_id", Integer, ForeignKey("order_lines.id")),
+    Column("reservation_id", Integer, ForeignKey("reservations.id", name="fk_stock_moves_reservation")),
+    Column("reason", String(16), nullable=False),  # sale | cancel | reserve | release
     Column("quantity", Integer, nullable=False),  # signed: a sale is negative
     Column("batch", String(36), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("order_line_id", "reason", name="uq_stock_moves_line_reason"),
+    UniqueConstraint("reservation_id", "reason", name="uq_stock_moves_reservation_reason"),
     Index("ix_stock_moves_batch", "batch"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("refund_ref", String(64), nullable=False),  # "cancel" for a cancellation, else the marketplace's id
+    Column("amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_id", "refund_ref", name="uq_refunds_order_ref"),
 )
 
 # Everything lookup saw, as the marketplace sent it: nothing seen is ever lost, even if it
@@ -168,8 +217,21 @@ inbox = Table(
     Column("fulfillment", String(16), nullable=False),
     Column("marketplace_updated_at", UtcDateTime, nullable=False),
     Column("payload", LongText, nullable=False),
-    Column("state", String(16), nullable=False),  # new | imported | not_imported | waiting | skipped
+    # new | imported | changed (imported, then changed on the marketplace) | not_imported |
+    # waiting | skipped | recorded (entry records orders for review without creating them)
+    Column("state", String(16), nullable=False),
     Column("note", String(255)),  # why it waits or was skipped
+    # order grid columns, kept current by lookup so the grid needs no JSON parsing
+    Column("store_name", String(64)),
+    Column("buyer_name", String(255)),
+    Column("purchase_date", UtcDateTime),
+    Column("latest_ship_date", UtcDateTime),
+    Column("total", Money),
+    Column("currency", String(3)),
+    Column("is_prime", Boolean),
+    Column("items_shipped", Integer),
+    Column("items_unshipped", Integer),
+    Column("last_action", String(255)),
     Column("batch", String(36), nullable=False),  # the lookup call that first saw it
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("seen_at", UtcDateTime, nullable=False),
@@ -210,6 +272,19 @@ shipment_confirmations = Table(
     Column("claimed_at", UtcDateTime, nullable=False),
     Column("confirmed_at", UtcDateTime),
     UniqueConstraint("order_id", "package_ref", name="uq_confirmations_package"),
+)
+
+# One row per entry: when each step last finished (the summary's "last import" and so on).
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("entry", String(64), primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("last_lookup_at", UtcDateTime),
+    Column("last_window_end", UtcDateTime),
+    Column("last_import_at", UtcDateTime),
+    Column("last_fulfillment_at", UtcDateTime),
 )
 
 sync_runs = Table(

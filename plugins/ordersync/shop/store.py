@@ -39,6 +39,15 @@ class StagedOrder:
     fulfillment: str
     last_updated: datetime
     payload: dict[str, Any]
+    # order grid columns (store_name, buyer_name, purchase_date, latest_ship_date, total,
+    # currency, is_prime, items_shipped, items_unshipped): whatever the channel can tell cheaply
+    grid: dict[str, Any] = field(default_factory=dict)
+
+
+GRID_COLUMNS = (
+    "store_name", "buyer_name", "purchase_date", "latest_ship_date", "total", "currency", "is_prime",
+    "items_shipped", "items_unshipped",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class InboxRow:
     order_id: str
     status: str
     payload: dict[str, Any]
+    state: str = "new"
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,19 @@ class ImportPlan:
     product_ids: tuple[int | None, ...]
     moves_stock: bool
     status: str  # shop status to give the new order
+    payment_status: str | None = None
+    carrier: str | None = None  # shop carrier from the entry's import carrier map
+    line_names: tuple[str, ...] = ()  # defaults to the marketplace titles
+    flags: tuple[str, ...] = ()  # e.g. stock_short, product_inactive
+    tax_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReservationPlan:
+    """A pending order's lines to reserve: (order line, product id, product stock now)."""
+
+    order: Any  # ordersync.model.MarketplaceOrder
+    lines: tuple[tuple[Any, int, int], ...]
 
 
 @dataclass
@@ -71,7 +94,14 @@ class StageCounts:
 class WriteResult:
     imported: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
-    stock_moves: int = 0
+    stock_moves: int = 0  # sale moves created
+    converted: int = 0  # reservations that became the order's sale
+
+
+@dataclass
+class CancelResult:
+    cancelled: list[str] = field(default_factory=list)
+    stock_moves: int = 0  # restoring moves created
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,7 @@ class ShipmentToSend:
     claimed_by: str | None = None  # the stale claim seen, for compare-and-set
 
 
+FBA_PLACEHOLDER_SKU = "ORDERSYNC-FBA"
 _RETRYABLE = ("deadlock", "lock wait timeout", "database is locked", "could not serialize")
 
 
@@ -130,17 +161,47 @@ class ShopStore:
 
     def add_products(self, rows: Iterable[dict[str, Any]]) -> None:
         """Insert catalogue products (sku, name, asin, ean, price, stock); existing SKUs are kept."""
-        rows = [{"active": True, "stock": 0, **r} for r in rows]
+        rows = [{"active": True, "visible": True, "stock": 0, **r} for r in rows]
         with self._tx() as conn:
             _insert_ignore(conn, t.products, rows)
 
     def products_by_sku(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-        wanted = sorted({s for s in skus if s})
+        return self.products_by("sku", skus)
+
+    def products_by(self, column: str, values: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Products whose ``column`` (sku, ean, supplier_reference, asin) is one of ``values``."""
+        wanted = sorted({v for v in values if v})
         if not wanted:
             return {}
+        col = t.products.c[column]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.products).where(t.products.c.sku.in_(wanted))).mappings()
-            return {r["sku"]: dict(r) for r in rows}
+            rows = conn.execute(select(t.products).where(col.in_(wanted)).order_by(t.products.c.id)).mappings()
+            out: dict[str, dict[str, Any]] = {}
+            for r in rows:
+                out.setdefault(r[column], dict(r))  # two products sharing an EAN: the oldest wins
+            return out
+
+    def fba_placeholder(self) -> dict[str, Any]:
+        """The hidden product that FBA lines with no shop product are imported as (created once)."""
+        self.add_products(
+            [{"sku": FBA_PLACEHOLDER_SKU, "name": "FBA item without a shop product", "stock": 0, "visible": False}]
+        )
+        return self.products_by_sku([FBA_PLACEHOLDER_SKU])[FBA_PLACEHOLDER_SKU]
+
+    def imported_ids(self, marketplace: str, country: str, order_ids: Iterable[str]) -> set[str]:
+        """Which of these marketplace orders already have a shop order."""
+        ids = sorted(set(order_ids))
+        if not ids:
+            return set()
+        oc = t.orders.c
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(oc.marketplace_order_id).where(
+                        oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id.in_(ids)
+                    )
+                ).scalars()
+            )
 
     # -- lookup: the inbox -------------------------------------------------------------------
 
@@ -179,6 +240,7 @@ class ShopStore:
                 "batch": batch,
                 "first_seen_at": now,
                 "seen_at": now,
+                **_grid(o),
             }
             for key, o in sorted(latest.items())
             if key not in existing
@@ -206,6 +268,7 @@ class ShopStore:
                         payload=json.dumps(o.payload, sort_keys=True),
                         seen_at=now,
                         state=_restaged_state(ib.state),
+                        **_grid(o),
                     )
                 )
                 counts.changed += result.rowcount
@@ -213,30 +276,55 @@ class ShopStore:
                 counts.unchanged += 1
         return counts
 
-    def inbox_to_import(self, marketplace: str, country: str, batch_size: int) -> Iterator[list[InboxRow]]:
-        """Staged orders still to import (new, or not imported last time), in batches.
+    def inbox_to_import(
+        self, marketplace: str, country: str, batch_size: int, order_ids: Iterable[str] | None = None
+    ) -> Iterator[list[InboxRow]]:
+        """Staged orders with work to do (new, not imported last time, changed after import), in batches.
 
         Keyset paging on the primary key so rows handled by the current batch never shift the next.
+        ``order_ids`` limits the batches to those orders (manual actions).
         """
         ib = t.inbox.c
         last_id = 0
+        only = sorted(set(order_ids)) if order_ids is not None else None
         while True:
+            query = (
+                select(ib.id, ib.marketplace_order_id, ib.marketplace_status, ib.payload, ib.state)
+                .where(
+                    ib.marketplace == marketplace,
+                    ib.country == country,
+                    ib.state.in_(("new", "not_imported", "changed")),
+                    ib.id > last_id,
+                )
+                .order_by(ib.id)
+                .limit(batch_size)
+            )
+            if only is not None:
+                query = query.where(ib.marketplace_order_id.in_(only))
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(ib.id, ib.marketplace_order_id, ib.marketplace_status, ib.payload)
-                    .where(
-                        ib.marketplace == marketplace,
-                        ib.country == country,
-                        ib.state.in_(("new", "not_imported")),
-                        ib.id > last_id,
-                    )
-                    .order_by(ib.id)
-                    .limit(batch_size)
-                ).all()
+                rows = conn.execute(query).all()
             if not rows:
                 return
             last_id = rows[-1].id
-            yield [InboxRow(r.marketplace_order_id, r.marketplace_status, json.loads(r.payload)) for r in rows]
+            yield [InboxRow(r.marketplace_order_id, r.marketplace_status, json.loads(r.payload), r.state) for r in rows]
+
+    def reset_inbox(self, marketplace: str, country: str, order_ids: Iterable[str]) -> int:
+        """Make orders eligible for import again (manual re-import); imported ones stay imported."""
+        ids = sorted(set(order_ids))
+        if not ids:
+            return 0
+        ib = t.inbox.c
+        with self._tx() as conn:
+            return conn.execute(
+                update(t.inbox)
+                .where(
+                    ib.marketplace == marketplace,
+                    ib.country == country,
+                    ib.marketplace_order_id.in_(ids),
+                    ib.state.in_(("skipped", "waiting", "not_imported", "recorded")),
+                )
+                .values(state="new", note=None)
+            ).rowcount
 
     def set_inbox_state(
         self, marketplace: str, country: str, order_ids: Iterable[str], state: str, note: str | None = None
@@ -249,7 +337,7 @@ class ShopStore:
             conn.execute(
                 update(t.inbox)
                 .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(ids))
-                .values(state=state, note=note)
+                .values(state=state, note=note, last_action=note[:255] if note else None)
             )
 
     # -- import ------------------------------------------------------------------------------
@@ -280,6 +368,7 @@ class ShopStore:
                     "name": p.order.buyer_name,
                     "email": p.customer_email,
                     "phone": p.order.ship_to.phone if p.order.ship_to else None,
+                    "tax_id": p.tax_id,
                     "created_at": now,
                 }
                 for p in {p.customer_key: p for p in plans}.values()
@@ -309,16 +398,29 @@ class ShopStore:
                 "product_id": product_id,
                 "sku": line.sku,
                 "asin": line.asin,
-                "name": line.title[:255],
+                "name": name[:255],
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
             }
             for p in new_plans
-            for line, product_id in zip(p.order.lines, p.product_ids, strict=True)
+            for line, product_id, name in zip(
+                p.order.lines, p.product_ids, p.line_names or [x.title for x in p.order.lines], strict=True
+            )
         ]
         _insert_ignore(conn, t.order_lines, line_rows)
 
         movers = {created[p.order.order_id] for p in new_plans if p.moves_stock}
+        # a pending order's reservation turns into its sale: release it in the same transaction
+        result.converted = _release_reservations(
+            conn,
+            marketplace,
+            country,
+            [p.order.order_id for p in new_plans if p.moves_stock],
+            batch,
+            now,
+            state="converted",
+            note="the order was imported: the reservation became its sale",
+        )
         if movers:
             lc = t.order_lines.c
             lines = conn.execute(
@@ -339,16 +441,16 @@ class ShopStore:
             ]
             _insert_ignore(conn, t.stock_moves, move_rows)
             result.stock_moves = conn.execute(
-                select(func.count()).where(t.stock_moves.c.batch == batch)
+                select(func.count()).where(t.stock_moves.c.batch == batch, t.stock_moves.c.reason == "sale")
             ).scalar_one()
-            _apply_stock_moves(conn, batch)
+        _apply_stock_moves(conn, batch)
 
         done = [p.order.order_id for p in plans]
         ib = t.inbox.c
         conn.execute(
             update(t.inbox)
             .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(done))
-            .values(state="imported", note=None)
+            .values(state="imported", note=None, last_action="imported into the shop")
         )
         ni = t.not_imported.c
         conn.execute(
@@ -414,12 +516,196 @@ class ShopStore:
                 )
             )
         ib = t.inbox.c
+        by_reason: dict[str, list[str]] = {}
+        for key, r in latest.items():
+            by_reason.setdefault(r.reason, []).append(key)
+        for reason, keys in sorted(by_reason.items()):
+            conn.execute(
+                update(t.inbox)
+                .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(sorted(keys)))
+                .values(state="not_imported", note=None, last_action=f"not imported: {reason}")
+            )
+        return len(latest)
+
+    # -- pending orders: reservations ---------------------------------------------------------
+
+    def reserve(self, marketplace: str, country: str, plans: Sequence[ReservationPlan]) -> int:
+        """Hold the quantity of pending orders (once per order line); returns lines newly reserved."""
+        if not plans:
+            return 0
+        return self._retrying(self._reserve, marketplace, country, plans)
+
+    def _reserve(self, conn: Connection, marketplace: str, country: str, plans: Sequence[ReservationPlan]) -> int:
+        now, batch = utcnow(), str(uuid.uuid4())
+        _insert_ignore(
+            conn,
+            t.reservations,
+            [
+                {
+                    "marketplace": marketplace,
+                    "country": country,
+                    "marketplace_order_id": p.order.order_id,
+                    "line_id": line.line_id,
+                    "product_id": product_id,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "available": stock,
+                    "state": "reserved",
+                    "note": None,
+                    "batch": batch,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in sorted(plans, key=lambda p: p.order.order_id)
+                for line, product_id, stock in p.lines
+            ],
+        )
+        rc = t.reservations.c
+        created = conn.execute(select(rc.id, rc.product_id, rc.quantity).where(rc.batch == batch)).all()
+        _insert_ignore(
+            conn,
+            t.stock_moves,
+            [
+                {"product_id": r.product_id, "order_line_id": None, "reservation_id": r.id, "reason": "reserve",
+                 "quantity": -r.quantity, "batch": batch, "created_at": now}
+                for r in created
+            ],
+        )
+        _apply_stock_moves(conn, batch)
+        ib = t.inbox.c
         conn.execute(
             update(t.inbox)
-            .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(sorted(latest)))
-            .values(state="not_imported", note=None)
+            .where(
+                ib.marketplace == marketplace,
+                ib.country == country,
+                ib.marketplace_order_id.in_(sorted({p.order.order_id for p in plans})),
+            )
+            .values(last_action="pending: quantity reserved")
         )
-        return len(latest)
+        return len(created)
+
+    def release(self, marketplace: str, country: str, order_ids: Iterable[str], why: str) -> int:
+        """Restore the reserved quantity of these orders (cancelled before import); returns lines released."""
+        ids = sorted(set(order_ids))
+        if not ids:
+            return 0
+        return self._retrying(
+            lambda conn: _release_reservations(conn, marketplace, country, ids, str(uuid.uuid4()), utcnow(), "released", why)
+        )
+
+    def release_expired(self, marketplace: str, country: str, older_than: timedelta) -> int:
+        """Restore reservations of orders still pending after ``older_than`` (never confirmed)."""
+        rc = t.reservations.c
+        with self.engine.connect() as conn:
+            ids = conn.execute(
+                select(rc.marketplace_order_id)
+                .where(
+                    rc.marketplace == marketplace,
+                    rc.country == country,
+                    rc.state == "reserved",
+                    rc.created_at < utcnow() - older_than,
+                )
+                .distinct()
+            ).scalars().all()
+        return self.release(marketplace, country, ids, "expired: still pending after the reservation delay")
+
+    # -- after import: cancellations and status changes ----------------------------------------
+
+    def cancel_orders(self, marketplace: str, country: str, orders: Sequence[Any], status: str) -> CancelResult:
+        """Cancel shop orders cancelled on the marketplace: status, refund, stock back, each once."""
+        if not orders:
+            return CancelResult()
+        return self._retrying(self._cancel_orders, marketplace, country, orders, status)
+
+    def _cancel_orders(self, conn: Connection, marketplace: str, country: str, orders: Sequence[Any], status: str):
+        now, batch = utcnow(), str(uuid.uuid4())
+        result = CancelResult()
+        oc, lc, sm = t.orders.c, t.order_lines.c, t.stock_moves.c
+        ids = sorted({o.order_id for o in orders})
+        targets = conn.execute(
+            select(oc.id, oc.marketplace_order_id, oc.total, oc.currency).where(
+                oc.marketplace == marketplace,
+                oc.country == country,
+                oc.marketplace_order_id.in_(ids),
+                oc.cancelled_at.is_(None),
+            ).order_by(oc.id)
+        ).all()
+        if targets:
+            pks = [r.id for r in targets]
+            # the guard on cancelled_at makes a concurrent second cancel a no-op
+            conn.execute(
+                update(t.orders)
+                .where(oc.id.in_(pks), oc.cancelled_at.is_(None))
+                .values(status=status, cancelled_at=now, marketplace_status="CANCELLED", updated_at=now)
+            )
+            _insert_ignore(
+                conn,
+                t.refunds,
+                [
+                    {"order_id": r.id, "refund_ref": "cancel", "amount": r.total, "currency": r.currency,
+                     "reason": "cancelled on the marketplace", "created_at": now}
+                    for r in targets
+                ],
+            )
+            sold = conn.execute(
+                select(sm.product_id, sm.order_line_id, sm.quantity)
+                .select_from(t.stock_moves.join(t.order_lines, lc.id == sm.order_line_id))
+                .where(lc.order_id.in_(pks), sm.reason == "sale")
+                .order_by(sm.order_line_id)
+            ).all()
+            _insert_ignore(
+                conn,
+                t.stock_moves,
+                [
+                    {"product_id": m.product_id, "order_line_id": m.order_line_id, "reservation_id": None,
+                     "reason": "cancel", "quantity": -m.quantity, "batch": batch, "created_at": now}
+                    for m in sold
+                ],
+            )
+            result.stock_moves = conn.execute(select(func.count()).where(sm.batch == batch)).scalar_one()
+            _apply_stock_moves(conn, batch)
+            result.cancelled = sorted(r.marketplace_order_id for r in targets)
+        ib = t.inbox.c
+        conn.execute(
+            update(t.inbox)
+            .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(ids))
+            .values(state="imported", last_action="cancelled on the marketplace: shop order cancelled, stock restored")
+        )
+        return result
+
+    def update_orders(self, marketplace: str, country: str, orders: Sequence[Any]) -> int:
+        """Carry marketplace status changes (e.g. shipped, partially shipped) to imported shop orders."""
+        if not orders:
+            return 0
+        return self._retrying(self._update_orders, marketplace, country, orders)
+
+    def _update_orders(self, conn: Connection, marketplace: str, country: str, orders: Sequence[Any]) -> int:
+        from sqlalchemy import bindparam
+
+        oc, ib = t.orders.c, t.inbox.c
+        rows = [
+            {"oid": o.order_id, "st": o.status.value, "upd": o.last_updated}
+            for o in sorted({o.order_id: o for o in orders}.values(), key=lambda o: o.order_id)
+        ]
+        # one executemany; the guard keeps an older copy from overwriting a newer status
+        changed = conn.execute(
+            update(t.orders)
+            .where(
+                oc.marketplace == marketplace,
+                oc.country == country,
+                oc.marketplace_order_id == bindparam("oid"),
+                oc.marketplace_updated_at <= bindparam("upd"),
+                oc.cancelled_at.is_(None),
+            )
+            .values(marketplace_status=bindparam("st"), marketplace_updated_at=bindparam("upd"), updated_at=utcnow()),
+            rows,
+        ).rowcount
+        conn.execute(
+            update(t.inbox)
+            .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_([r["oid"] for r in rows]))
+            .values(state="imported")
+        )
+        return max(changed, 0)
 
     # -- fulfillment -------------------------------------------------------------------------
 
@@ -566,6 +852,7 @@ class ShopStore:
             "counts": json.dumps(counts, sort_keys=True),
             "finished_at": utcnow(),
         }
+        state = {"lookup": "last_lookup_at", "import": "last_import_at", "fulfillment": "last_fulfillment_at"}
         with self._tx() as conn:
             _insert_ignore(conn, t.sync_runs, [values])
             conn.execute(
@@ -573,6 +860,15 @@ class ShopStore:
                 .where(sr.entry == entry.key, sr.step == step, sr.run_id == run_id)
                 .values(**values)
             )
+            if step in state:
+                ss = t.sync_state.c
+                _insert_ignore(
+                    conn, t.sync_state, [{"entry": entry.key, "marketplace": entry.marketplace, "country": entry.country}]
+                )
+                changes = {state[step]: values["finished_at"]}
+                if step == "lookup" and window is not None:
+                    changes["last_window_end"] = window.end
+                conn.execute(update(t.sync_state).where(ss.entry == entry.key).values(**changes))
 
     def count(self, table: str, **where: Any) -> int:
         """Row count of a shop table, optionally filtered by equality (tests and summaries)."""
@@ -585,10 +881,19 @@ class ShopStore:
 
 
 def _restaged_state(state_col):
-    """An order that changed on the marketplace is looked at again, unless already imported."""
+    """An order that changed on the marketplace is looked at again.
+
+    An imported one becomes ``changed``: import then applies a cancellation or a status change
+    to the shop order instead of creating one.
+    """
     from sqlalchemy import case
 
-    return case((state_col == "imported", "imported"), else_="new")
+    return case((state_col.in_(("imported", "changed")), "changed"), else_="new")
+
+
+def _grid(o: StagedOrder) -> dict[str, Any]:
+    """Every grid column, None where the channel gave nothing (executemany needs equal keys)."""
+    return {name: o.grid.get(name) for name in GRID_COLUMNS}
 
 
 def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: datetime) -> dict[str, Any]:
@@ -600,6 +905,9 @@ def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: dat
         "marketplace_order_id": o.order_id,
         "customer_id": customer_ids[p.customer_key],
         "status": p.status,
+        "payment_status": p.payment_status,
+        "flags": ",".join(p.flags) or None,
+        "carrier": p.carrier,
         "marketplace_status": o.status.value,
         "fulfillment": o.fulfillment.value,
         "purchase_date": o.purchase_date,
@@ -643,6 +951,54 @@ def _insert_ignore(conn: Connection, table, rows: Sequence[dict[str, Any]]) -> N
     else:  # pragma: no cover - other dialects are not supported
         raise NotImplementedError(f"shop database dialect {name!r} is not supported")
     conn.execute(stmt, list(rows))
+
+
+def _release_reservations(
+    conn: Connection,
+    marketplace: str,
+    country: str,
+    order_ids: Sequence[str],
+    batch: str,
+    now: datetime,
+    state: str,
+    note: str,
+) -> int:
+    """Give back the quantity of the orders' open reservations (one ``release`` move each).
+
+    The caller applies the batch's moves to product stock. Returns the lines released.
+    """
+    if not order_ids:
+        return 0
+    rc = t.reservations.c
+    open_rows = conn.execute(
+        select(rc.id, rc.product_id, rc.quantity)
+        .where(
+            rc.marketplace == marketplace,
+            rc.country == country,
+            rc.marketplace_order_id.in_(sorted(set(order_ids))),
+            rc.state == "reserved",
+        )
+        .order_by(rc.id)
+    ).all()
+    if not open_rows:
+        return 0
+    _insert_ignore(
+        conn,
+        t.stock_moves,
+        [
+            {"product_id": r.product_id, "order_line_id": None, "reservation_id": r.id, "reason": "release",
+             "quantity": r.quantity, "batch": batch, "created_at": now}
+            for r in open_rows
+        ],
+    )
+    conn.execute(
+        update(t.reservations)
+        .where(rc.id.in_([r.id for r in open_rows]), rc.state == "reserved")
+        .values(state=state, note=note, updated_at=now)
+    )
+    if state == "released":
+        _apply_stock_moves(conn, batch)
+    return len(open_rows)
 
 
 def _apply_stock_moves(conn: Connection, batch: str) -> None:
