@@ -29,11 +29,15 @@ def run_window(
     """The window a run reads: its data interval widened back by the entry's overlap.
 
     The overlap catches orders whose update landed just before the previous run's end was read;
-    a manual run can instead look back ``lookback_hours`` from the interval's end.
+    the entry's ``lookback`` widens every window to at least that span; a manual run can instead
+    look back ``lookback_hours`` from the interval's end.
     """
     if lookback_hours:
         return Window(interval_end - timedelta(hours=float(lookback_hours)), interval_end)
-    return Window(interval_start - timedelta(minutes=entry.overlap_minutes), interval_end)
+    start = interval_start - timedelta(minutes=entry.overlap_minutes)
+    if entry.lookback is not None:  # "look N hours/days back" of shop plugins: never narrows the interval
+        start = min(start, interval_end - entry.lookback)
+    return Window(start, interval_end)
 
 
 def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: datetime | None = None) -> dict[str, Any]:

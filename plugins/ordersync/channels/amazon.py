@@ -129,7 +129,32 @@ class AmazonChannel:
             fulfillment=by.value,
             last_updated=updated,
             payload=raw,
+            grid=self._grid(raw),
         )
+
+    def _grid(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Order grid columns; a field that does not parse is left empty, never an error."""
+
+        def attempt(fn):
+            try:
+                return fn()
+            except (InvalidOrder, TypeError, ValueError, AttributeError, KeyError, InvalidOperation):
+                return None
+
+        items = [i for i in raw.get("orderItems") or [] if isinstance(i, dict)]
+        grand = (raw.get("proceeds") or {}).get("grandTotal") or {}
+        ship_by = ((raw.get("fulfillment") or {}).get("shipByWindow") or {}).get("latestDateTime")
+        return {
+            "store_name": self.marketplace.name,
+            "buyer_name": ((raw.get("buyer") or {}).get("buyerName") or "")[:255] or None,
+            "purchase_date": attempt(lambda: parse_time(raw.get("createdTime"), "createdTime")),
+            "latest_ship_date": attempt(lambda: parse_time(ship_by, "shipByWindow")) if ship_by else None,
+            "total": attempt(lambda: _money(grand, "grandTotal")) if grand else None,
+            "currency": grand.get("currencyCode") or self.marketplace.currency,
+            "is_prime": "PRIME" in (raw.get("programs") or []),
+            "items_shipped": attempt(lambda: sum(int((i.get("fulfillment") or {}).get("quantityFulfilled") or 0) for i in items)),
+            "items_unshipped": attempt(lambda: sum(int((i.get("fulfillment") or {}).get("quantityUnfulfilled") or 0) for i in items)),
+        }
 
     # -- import ----------------------------------------------------------------------------
 

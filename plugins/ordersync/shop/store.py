@@ -630,14 +630,20 @@ class ShopStore:
                 oc.cancelled_at.is_(None),
             ).order_by(oc.id)
         ).all()
+        # one guarded UPDATE per order (cancellations are rare): its row count says whether this
+        # call or a concurrent one cancelled it, so refunds and counts happen once
+        targets = [
+            r
+            for r in targets
+            if conn.execute(
+                update(t.orders)
+                .where(oc.id == r.id, oc.cancelled_at.is_(None))
+                .values(status=status, cancelled_at=now, marketplace_status="CANCELLED", updated_at=now)
+            ).rowcount
+            == 1
+        ]
         if targets:
             pks = [r.id for r in targets]
-            # the guard on cancelled_at makes a concurrent second cancel a no-op
-            conn.execute(
-                update(t.orders)
-                .where(oc.id.in_(pks), oc.cancelled_at.is_(None))
-                .values(status=status, cancelled_at=now, marketplace_status="CANCELLED", updated_at=now)
-            )
             _insert_ignore(
                 conn,
                 t.refunds,
