@@ -19,6 +19,7 @@ from ordersync.operators import (
     FulfillOrdersOperator,
     ImportOrdersOperator,
     LookupOrdersOperator,
+    ManualActionOperator,
 )
 
 DEFAULT_ARGS = {
@@ -80,6 +81,60 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
     return dag
 
 
+ACTIONS_DAG_ID = "ordersync_actions"
+# kept in step with ordersync.steps.MANUAL_ACTIONS (not imported: steps is heavy for a parse)
+ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping")
+
+_ACTIONS_DOC = """### Manual actions on marketplace orders
+
+Trigger with the form: pick the **entry**, the **action** and the marketplace **order ids**.
+
+| action | what it does |
+|---|---|
+| `import` | reads the orders from the marketplace now and imports them (a window missed them) |
+| `reimport` | the same after fixing a product: also orders skipped, waiting or not imported before |
+| `resend_fulfillment` | sends again shipment confirmations the marketplace refused (never a confirmed one) |
+| `resync_mapping` | re-reads the orders and maps them to their shop order; with one order id and a `shop_order_number`, sets the shop's own number |
+
+Every action is idempotent: running it twice creates no second order, stock move or confirmation.
+The task's XCom holds the counts.
+"""
+
+
+def build_actions_dag(config: Config) -> DAG | None:
+    """One manual-actions DAG for all entries: the Airflow trigger form is the merchant's UI."""
+    keys = [entry.key for entry in config.enabled]
+    if not keys:
+        return None
+    with DAG(
+        dag_id=ACTIONS_DAG_ID,
+        description="Manual actions: import, re-import, resend fulfillment, re-synchronise mapping",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        default_args={**DEFAULT_ARGS, "retries": 0},  # a person is watching: show the error at once
+        tags=["ordersync", "manual"],
+        doc_md=_ACTIONS_DOC,
+        params={
+            "entry": Param(keys[0], type="string", enum=keys, description="marketplace x country entry"),
+            "action": Param("import", type="string", enum=list(ACTIONS), description="what to do"),
+            "order_ids": Param([], type="array", items={"type": "string"}, description="marketplace order ids, one per line"),
+            "shop_order_number": Param(None, type=["null", "string"], description="resync_mapping of one order: the shop's order number"),
+        },
+    ) as dag:
+        ManualActionOperator(
+            task_id="action",
+            entry_key="{{ params.entry }}",
+            action="{{ params.action }}",
+            config_path=config.path,
+        )
+    return dag
+
+
 def build_dags(config: Config) -> dict[str, DAG]:
-    """Every enabled entry's DAG, by DAG id."""
-    return {entry.dag_id: build_entry_dag(entry, config.path) for entry in config.enabled}
+    """Every enabled entry's DAG and the manual-actions DAG, by DAG id."""
+    dags = {entry.dag_id: build_entry_dag(entry, config.path) for entry in config.enabled}
+    actions = build_actions_dag(config)
+    if actions is not None:
+        dags[actions.dag_id] = actions
+    return dags

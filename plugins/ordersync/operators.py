@@ -131,3 +131,33 @@ class FulfillOrdersOperator(OrderSyncOperator):
         from ordersync import steps
 
         return steps.fulfill(self.channel(entry), store, entry), None
+
+
+class ManualActionOperator(OrderSyncOperator):
+    """Run a merchant's manual action on named orders (the ``ordersync_actions`` DAG's trigger form).
+
+    :param action: ``import``, ``reimport``, ``resend_fulfillment`` or ``resync_mapping`` (templated).
+    Reads ``order_ids`` and ``shop_order_number`` from the run's params.
+    XCom: ``action``, ``orders`` and the counts of the steps it ran.
+    """
+
+    template_fields = (*OrderSyncOperator.template_fields, "action")
+    step = "action"
+
+    def __init__(self, *, action: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.action = action
+
+    def run_step(self, entry, store, context):
+        from ordersync import steps
+
+        params = context.get("params") or {}
+        counts = steps.manual_action(
+            self.channel(entry),
+            store,
+            entry,
+            self.action,
+            list(params.get("order_ids") or []),
+            params.get("shop_order_number") or None,
+        )
+        return counts, None

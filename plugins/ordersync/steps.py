@@ -152,7 +152,13 @@ def carrier_for(entry: Any, shop_carrier: str | None) -> tuple[str, str | None]:
     return entry.default_carrier, (shop_carrier or "Other")
 
 
-def fulfill(channel: Any, store: ShopStore, entry: Any, lease: timedelta = timedelta(minutes=10)) -> dict[str, Any]:
+def fulfill(
+    channel: Any,
+    store: ShopStore,
+    entry: Any,
+    lease: timedelta = timedelta(minutes=10),
+    order_ids: list[str] | None = None,
+) -> dict[str, Any]:
     """Confirm shipped shop orders to the marketplace, each package exactly once.
 
     A package is claimed in the shop database before it is sent; an attempt whose outcome is
@@ -161,6 +167,8 @@ def fulfill(channel: Any, store: ShopStore, entry: Any, lease: timedelta = timed
     """
     counts = {"confirmed": 0, "rejected": 0, "already_confirmed": 0, "unsent": 0}
     for item in store.shipments_to_confirm(entry.marketplace, entry.country, entry.shipped_status, lease):
+        if order_ids is not None and item.order_id not in order_ids:
+            continue  # a manual resend touches only the orders it names
         code, name = carrier_for(entry, item.carrier)
         token = store.claim_shipment(item, code, name)
         if token is None:
@@ -191,4 +199,60 @@ def fulfill(channel: Any, store: ShopStore, entry: Any, lease: timedelta = timed
         store.finish_shipment(item, token, "confirmed")
         counts["confirmed"] += 1
     log.info("fulfillment %s counts: %s", entry.key, counts)
+    return counts
+
+
+MANUAL_ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping")
+
+
+def manual_action(
+    channel: Any,
+    store: ShopStore,
+    entry: Any,
+    action: str,
+    order_ids: list[str],
+    shop_order_number: str | None = None,
+) -> dict[str, Any]:
+    """The merchant's manual actions on named orders, each safe to run twice.
+
+    - ``import``: read the orders from the marketplace now and import them (a window missed them);
+    - ``reimport``: the same, after fixing a product, also for orders skipped or set aside before;
+    - ``resend_fulfillment``: send again confirmations the marketplace refused (never a confirmed one);
+    - ``resync_mapping``: re-read the orders and map each to its shop order (and shop order number).
+    """
+    ids = sorted({str(i).strip() for i in order_ids or [] if str(i).strip()})
+    if action not in MANUAL_ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {', '.join(MANUAL_ACTIONS)}")
+    if not ids:
+        raise ValueError("order_ids is empty: name the marketplace orders to act on")
+    if shop_order_number and (action != "resync_mapping" or len(ids) != 1):
+        raise ValueError("shop_order_number goes with resync_mapping and exactly one order id")
+    counts: dict[str, Any] = {"action": action, "orders": len(ids)}
+    mp, country = entry.marketplace, entry.country
+    if action == "resend_fulfillment":
+        counts["reset"] = store.reset_rejected_shipments(mp, country, ids)
+        counts.update(fulfill(channel, store, entry, order_ids=ids))
+        return counts
+    staged, missing = channel.fetch(ids)
+    store.stage(mp, country, staged)
+    counts["fetched"], counts["missing"] = len(staged), len(missing)
+    for order_id in missing:
+        log.warning("%s: order %s not found on the marketplace", entry.key, order_id)
+    if action == "reimport":
+        counts["reset"] = store.reset_inbox(mp, country, ids)
+    if action == "resync_mapping":
+        present = store.imported_ids(mp, country, ids)
+        counts["mapped"] = len(present)
+        counts["not_in_shop"] = len(set(ids) - present - set(missing))
+        if shop_order_number and present:
+            store.set_shop_order_number(mp, country, ids[0], shop_order_number)
+        refreshed = []
+        for row in staged:
+            if row.order_id in present:
+                try:
+                    refreshed.append(channel.parse(row.payload))
+                except InvalidOrder as exc:
+                    log.warning("%s: order %s unreadable: %s", entry.key, row.order_id, exc)
+        counts["refreshed"] = store.update_orders(mp, country, [o for o in refreshed if o.status.value != "CANCELLED"])
+    counts.update(import_orders(channel, store, entry, order_ids=ids))
     return counts

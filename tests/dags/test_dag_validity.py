@@ -28,7 +28,17 @@ def test_no_import_errors(dagbag):
 def test_one_dag_per_enabled_entry(dagbag):
     expected = {e.dag_id for e in load_config().enabled}
     assert {"ordersync_amazon_it", "ordersync_amazon_fr"} <= expected
-    assert set(dagbag.dag_ids) == expected
+    assert set(dagbag.dag_ids) == expected | {"ordersync_actions"}
+
+
+def test_manual_actions_dag_offers_every_entry_and_action(dagbag):
+    from ordersync.steps import MANUAL_ACTIONS
+
+    dag = dagbag.get_dag("ordersync_actions")
+    assert type(dag.timetable).__name__ == "NullTimetable"  # manual runs only
+    assert set(dag.params.get_param("entry").schema["enum"]) == {e.key for e in load_config().enabled}
+    assert tuple(dag.params.get_param("action").schema["enum"]) == MANUAL_ACTIONS
+    assert "order_ids" in dag.params and [t.task_id for t in dag.tasks] == ["action"]
 
 
 @pytest.mark.parametrize("dag_id", [e.dag_id for e in load_config().enabled])

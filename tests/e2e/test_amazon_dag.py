@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ordersync import demo
 from ordersync.config import load_config
@@ -78,18 +78,18 @@ def world(airflow_db, sandbox_server, tmp_path_factory):
         os.environ.pop(key, None)
 
 
-def run_dag(logical_date: datetime) -> tuple[str, dict[str, dict]]:
+def run_dag(logical_date: datetime, dag_id: str = DAG_ID, conf: dict | None = None) -> tuple[str, dict[str, dict]]:
     """One DAG run through Airflow; returns its state and each task's XCom return value."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag(DAG_ID)
-    run = dag.test(logical_date=logical_date, run_conf={"lookback_hours": 96})
+    dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag(dag_id)
+    run = dag.test(logical_date=logical_date, run_conf=conf if conf is not None else {"lookback_hours": 96})
     with create_session() as session:
         rows = session.scalars(
             select(XComModel).where(
-                XComModel.dag_id == DAG_ID, XComModel.run_id == run.run_id, XComModel.key == "return_value"
+                XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
             )
         ).all()
         xcoms = {row.task_id: row.value for row in rows}
@@ -198,3 +198,70 @@ def test_second_run_imports_nothing_and_confirms_each_shipment_once(world):
     # reads stay page-based: a handful of searchOrders calls, no per-order getOrder
     counters = sandbox.get_admin("/requests")
     assert counters["getOrder"] == 0 and counters["confirmShipment"] == 3
+
+
+def action(name: str, order_ids: list[str], **extra) -> dict:
+    state, xcom = run_dag(
+        datetime.now(timezone.utc), "ordersync_actions", {"entry": "amazon_it", "action": name, "order_ids": order_ids, **extra}
+    )
+    assert state == "success"
+    return xcom["action"]
+
+
+def test_manual_actions_through_the_trigger_form_are_idempotent(world):
+    store, sandbox = world["store"], world["sandbox"]
+    long_ago = (datetime.now(timezone.utc) - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # an order no window will ever read again: import it by id, twice
+    old = sandbox.post_admin(
+        "/orders",
+        {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
+         "createdTime": long_ago, "lastUpdatedTime": long_ago},
+    )["order"]["orderId"]
+    assert action("import", [old])["imported"] == 1
+    again = action("import", [old, "999-0000000-0000000"])
+    assert again["imported"] == 0 and again["missing"] == 1
+    assert store.count("orders", marketplace_order_id=old) == 1
+
+    # an order set aside for an unknown product: add the product, re-import it
+    missing_sku = sandbox.post_admin(
+        "/orders",
+        {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "items": [{"sellerSku": "OS-CLOCK-WALL", "quantity": 1}],
+         "createdTime": long_ago, "lastUpdatedTime": long_ago},
+    )["order"]["orderId"]
+    assert action("import", [missing_sku])["not_imported"] == 1
+    store.add_products([{"sku": "OS-CLOCK-WALL", "name": "Wall clock", "stock": 4}])
+    assert action("reimport", [missing_sku])["imported"] == 1
+    assert action("reimport", [missing_sku])["imported"] == 0
+    assert store.count("orders", marketplace_order_id=missing_sku) == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(
+            select(t.not_imported.c.resolved_at).where(t.not_imported.c.marketplace_order_id == missing_sku)
+        ).scalar() is not None
+
+    # a refused confirmation (Amazon still had the order pending), fixed, then resent once
+    entry = load_config().entry("amazon_it")
+    sandbox.post_admin(f"/orders/{old}", {"fulfillmentStatus": "PENDING", "lastUpdatedTime": long_ago})
+    with store.engine.begin() as conn:
+        conn.execute(
+            t.orders.update()
+            .where(t.orders.c.marketplace_order_id == old)
+            .values(status=entry.shipped_status, carrier="brt", tracking_number="IT-RESEND-1")
+        )
+    assert action("resend_fulfillment", [old])["rejected"] == 1
+    with store.engine.connect() as conn:
+        message = conn.execute(text("SELECT message FROM v_not_shipped")).scalar()
+    assert "PENDING" in message
+    sandbox.post_admin(f"/orders/{old}", {"fulfillmentStatus": "UNSHIPPED", "lastUpdatedTime": long_ago})
+    assert action("resend_fulfillment", [old])["confirmed"] == 1
+    assert action("resend_fulfillment", [old])["confirmed"] == 0  # a confirmed package is never resent
+    sent = [c for c in sandbox.get_admin("/confirmations", orderId=old)["confirmations"] if c["accepted"]]
+    assert len(sent) == 1
+
+    # map the marketplace order to the shop's own order number
+    mapped = action("resync_mapping", [old], shop_order_number="SHOP-000123")
+    assert mapped["mapped"] == 1 and mapped["imported"] == 0
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT shop_order_number, status FROM v_order_grid WHERE marketplace_order_number = :o"), {"o": old}
+        ).one()
+    assert row.shop_order_number == "SHOP-000123" and row.status == "SHIPPED"

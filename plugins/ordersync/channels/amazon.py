@@ -115,6 +115,22 @@ class AmazonChannel:
                 return
             params = {**params, "paginationToken": token}
 
+    def fetch(self, order_ids: list[str]) -> tuple[list[StagedOrder], list[str]]:
+        """Named orders with ``getOrder`` (manual actions only: one request each); and the unknown ids."""
+        found, missing = [], []
+        for order_id in order_ids:
+            try:
+                body = self.hook.call(
+                    "GET", GET_ORDER.format(order_id=order_id), params={"includedData": ",".join(INCLUDED_DATA)}
+                ).json()
+            except MarketplaceRequestError as exc:
+                if exc.status in (400, 404):
+                    missing.append(order_id)
+                    continue
+                raise
+            found.append(self.stage(body.get("order") or {}))
+        return found, missing
+
     def stage(self, raw: dict[str, Any]) -> StagedOrder:
         """Key fields for the inbox; tolerant, so a malformed order is kept and reported later."""
         fulfillment = raw.get("fulfillment") or {}

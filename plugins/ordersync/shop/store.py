@@ -835,6 +835,31 @@ class ShopStore:
                 .values(**values)
             )
 
+    def reset_rejected_shipments(self, marketplace: str, country: str, order_ids: Iterable[str]) -> int:
+        """Forget refused confirmations of these orders so the next fulfillment sends them again.
+
+        Only ``rejected`` rows: a confirmed package is never sent twice, one being sent is left alone.
+        """
+        ids = sorted(set(order_ids))
+        if not ids:
+            return 0
+        oc, sc = t.orders.c, t.shipment_confirmations.c
+        pks = select(oc.id).where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id.in_(ids))
+        with self._tx() as conn:
+            return conn.execute(
+                t.shipment_confirmations.delete().where(sc.order_id.in_(pks), sc.state == "rejected")
+            ).rowcount
+
+    def set_shop_order_number(self, marketplace: str, country: str, order_id: str, number: str) -> int:
+        """Map a marketplace order to the shop's own order number (manual re-synchronisation)."""
+        oc = t.orders.c
+        with self._tx() as conn:
+            return conn.execute(
+                update(t.orders)
+                .where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id == order_id)
+                .values(shop_order_number=number, updated_at=utcnow())
+            ).rowcount
+
     # -- runs and summaries ------------------------------------------------------------------
 
     def record_run(
