@@ -8,12 +8,15 @@ nothing here is a pass/fail test.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import time
 from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("ordersync").setLevel(logging.WARNING)  # the steps' per-run counts would drown the figures
     names = argv or sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")

@@ -70,7 +70,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the shop database to ``revision`` under the migration lock (at head: nothing to do)."""
     import logging
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." is noise to users
+    for name in ("alembic", "alembic.runtime.migration"):  # "Context impl ..." is noise to users
+        logging.getLogger(name).setLevel(logging.WARNING)
     with _migration_lock(engine) as conn:
         command.upgrade(alembic_config(conn), revision)
 
