@@ -192,3 +192,20 @@ def test_record_run_keeps_one_row_per_step_and_run(store):
     store.record_run(ENTRY, "import", "run-1", {"imported": 2})  # task retry
     store.record_run(ENTRY, "import", "run-2", {"imported": 0})
     assert store.count("sync_runs") == 2
+
+
+def test_only_orders_in_exactly_the_shipped_status_are_confirmed(stocked):
+    orders_ = [make_order(f"405-{i}", (str(i), "MUG", 1)) for i in range(3)]
+    stocked.write_orders("amazon", "IT", plans_for(stocked, orders_).plans)
+    from sqlalchemy import update
+
+    from ordersync.shop.schema import orders
+
+    for oid, status in (("405-0", "shipped"), ("405-1", "Shipped"), ("405-2", "shipped_partially")):
+        with stocked.engine.begin() as conn:
+            conn.execute(
+                update(orders)
+                .where(orders.c.marketplace_order_id == oid)
+                .values(status=status, carrier="brt", tracking_number=f"T-{oid}", shipped_at=T0)
+            )
+    assert [i.order_id for i in stocked.shipments_to_confirm("amazon", "IT", "shipped")] == ["405-0"]

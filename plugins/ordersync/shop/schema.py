@@ -33,6 +33,7 @@ metadata = MetaData()
 # MariaDB's TEXT stops at 64 KiB; a large order payload must still fit.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 Money = Numeric(14, 2)
+ShopStatus = String(32).with_variant(mysql.VARCHAR(32, collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
 class UtcDateTimeType(TypeDecorator):
@@ -101,7 +102,9 @@ orders = Table(
     Column("marketplace_order_id", String(64), nullable=False),
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("shop_order_number", String(64)),  # the shop's visible number, re-mappable by hand
-    Column("status", String(32), nullable=False),  # the shop's own status
+    # the shop's own status; compared exactly (binary on MariaDB, whose default collation would
+    # let "Shipped" trigger a confirmation configured for "shipped")
+    Column("status", ShopStatus, nullable=False),
     Column("payment_status", String(32)),
     Column("flags", String(255)),  # comma-separated warnings, e.g. stock_short,product_inactive
     Column("marketplace_status", String(32), nullable=False),

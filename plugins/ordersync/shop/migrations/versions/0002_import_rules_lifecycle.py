@@ -85,6 +85,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('payment_status', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('flags', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('cancelled_at', ordersync.shop.schema.UtcDateTimeType(), nullable=True))
+        # exact status comparison on MariaDB (its default collation ignores case)
+        batch_op.alter_column('status', existing_type=sa.String(length=32), existing_nullable=False,
+                              type_=ordersync.shop.schema.ShopStatus)
 
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.add_column(sa.Column('visible', sa.Boolean(), nullable=False, server_default=sa.true()))
