@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk import DAG, Param
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from ordersync.assets import ORDERS_IMPORTED, ORDERS_RECOVERED
 from ordersync.config import Config, Entry
 from ordersync.pools import pool_name
 from ordersync.operators import (
@@ -20,6 +21,8 @@ from ordersync.operators import (
     ImportOrdersOperator,
     LookupOrdersOperator,
     ManualActionOperator,
+    ReconcileOperator,
+    ReconciliationCheckOperator,
 )
 
 DEFAULT_ARGS = {
@@ -75,7 +78,7 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
         common: dict[str, Any] = {"entry_key": entry.key, "config_path": config_path, "pool": pool_name(entry)}
         lookup = LookupOrdersOperator(task_id="lookup", **common)
         accept = AcceptOrdersOperator(task_id="accept", **common)
-        import_ = ImportOrdersOperator(task_id="import", **common)
+        import_ = ImportOrdersOperator(task_id="import", outlets=[ORDERS_IMPORTED], **common)
         fulfillment = FulfillOrdersOperator(task_id="fulfillment", **common)
         lookup >> accept >> import_ >> fulfillment
     return dag
@@ -131,10 +134,46 @@ def build_actions_dag(config: Config) -> DAG | None:
     return dag
 
 
+RECONCILIATION_DAG_ID = "ordersync_reconciliation"
+
+
+def build_reconciliation_dag(config: Config) -> DAG:
+    """The data team's daily report: after imports and the recovery changed the shop, or at 06:00."""
+    from airflow.sdk import AssetAll
+    from airflow.timetables.assets import AssetOrTimeSchedule
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    with DAG(
+        dag_id=RECONCILIATION_DAG_ID,
+        description="Marketplace orders vs shop orders, per marketplace x country x day",
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable("0 6 * * *", timezone="UTC"),
+            assets=AssetAll(ORDERS_IMPORTED, ORDERS_RECOVERED),
+        ),
+        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["ordersync", "reconciliation"],
+        doc_md="""### Reconciliation
+
+Compares every marketplace order seen (lookup and recovery) with the shop database, per
+marketplace x country x purchase day: orders expected, imported, missing (with a reason or
+**unexplained**), duplicated orders, stock moves and confirmations, status and amount drift.
+Writes the `reconciliation` table, a CSV and an HTML page (path in the `report` XCom).
+**check** fails when an order is lost or written twice, so Airflow alerts.
+""",
+    ) as dag:
+        report = ReconcileOperator(task_id="report", config_path=config.path)
+        check = ReconciliationCheckOperator(task_id="check", report_task_id="report")
+        report >> check
+    return dag
+
+
 def build_dags(config: Config) -> dict[str, DAG]:
-    """Every enabled entry's DAG and the manual-actions DAG, by DAG id."""
+    """Every enabled entry's DAG, the manual-actions DAG and the reconciliation DAG, by DAG id."""
     dags = {entry.dag_id: build_entry_dag(entry, config.path) for entry in config.enabled}
-    actions = build_actions_dag(config)
-    if actions is not None:
-        dags[actions.dag_id] = actions
+    for extra in (build_actions_dag(config), build_reconciliation_dag(config) if config.enabled else None):
+        if extra is not None:
+            dags[extra.dag_id] = extra
     return dags

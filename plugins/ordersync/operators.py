@@ -161,3 +161,66 @@ class ManualActionOperator(OrderSyncOperator):
             params.get("shop_order_number") or None,
         )
         return counts, None
+
+
+class ReconcileOperator(BaseOperator):
+    """Build the reconciliation report for every enabled entry (table, CSV, HTML).
+
+    :param config_path: the marketplaces YAML (templated).
+    :param reports_dir: folder for the CSV and HTML (templated); default ``ORDERSYNC_REPORTS_DIR``
+        or ``reports/`` beside ``include/``.
+    XCom: the totals (``unexplained``, ``duplicated_orders``...), ``rows``, ``csv``, ``html``.
+    """
+
+    template_fields = ("config_path", "reports_dir")
+
+    def __init__(self, *, config_path: str | None = None, reports_dir: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.reports_dir = reports_dir
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from ordersync import reconcile
+
+        config = load_config(self.config_path)
+        entries = config.enabled
+        by_shop: dict[str, list] = {}
+        for entry in entries:
+            by_shop.setdefault(entry.shop_conn_id, []).append(entry)
+        totals: dict[str, Any] = {}
+        for shop_conn_id, group in sorted(by_shop.items()):
+            store = OrderSyncOperator.store(group[0])
+            try:
+                part = reconcile.reconcile(store, group, reports_folder(self.reports_dir, shop_conn_id, len(by_shop)))
+            finally:
+                store.engine.dispose()
+            for key, value in part.items():
+                totals[key] = totals.get(key, 0) + value if isinstance(value, int) else value
+        self.log.info("reconciliation report: %s", totals.get("html"))
+        return totals
+
+
+class ReconciliationCheckOperator(BaseOperator):
+    """Fail when the report found an order lost or written twice, so Airflow alerts.
+
+    :param report_task_id: the task whose XCom holds the totals.
+    """
+
+    def __init__(self, *, report_task_id: str = "report", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.report_task_id = report_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from ordersync import reconcile
+
+        totals = context["ti"].xcom_pull(task_ids=self.report_task_id) or {}
+        reconcile.check(totals)
+        return {"gaps": 0}
+
+
+def reports_folder(reports_dir: str | None, shop_conn_id: str, shops: int):
+    import os
+    from pathlib import Path
+
+    base = Path(reports_dir or os.environ.get("ORDERSYNC_REPORTS_DIR") or Path(__file__).resolve().parents[2] / "reports")
+    return base / shop_conn_id if shops > 1 else base

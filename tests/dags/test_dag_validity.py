@@ -28,7 +28,7 @@ def test_no_import_errors(dagbag):
 def test_one_dag_per_enabled_entry(dagbag):
     expected = {e.dag_id for e in load_config().enabled}
     assert {"ordersync_amazon_it", "ordersync_amazon_fr"} <= expected
-    assert set(dagbag.dag_ids) == expected | {"ordersync_actions"}
+    assert set(dagbag.dag_ids) == expected | {"ordersync_actions", "ordersync_reconciliation"}
 
 
 def test_manual_actions_dag_offers_every_entry_and_action(dagbag):

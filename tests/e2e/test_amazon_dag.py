@@ -265,3 +265,13 @@ def test_manual_actions_through_the_trigger_form_are_idempotent(world):
             text("SELECT shop_order_number, status FROM v_order_grid WHERE marketplace_order_number = :o"), {"o": old}
         ).one()
     assert row.shop_order_number == "SHOP-000123" and row.status == "SHIPPED"
+
+
+def test_reconciliation_dag_reports_no_gap_after_the_runs(world, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORDERSYNC_REPORTS_DIR", str(tmp_path))
+    state, xcom = run_dag(datetime.now(timezone.utc), "ordersync_reconciliation", {})
+    assert state == "success", xcom
+    report = xcom["report"]
+    assert report["unexplained"] == 0 and report["duplicated_orders"] == 0 and report["duplicated_moves"] == 0
+    assert report["imported"] == world["store"].count("orders", country="IT") and report["not_imported"] >= 2
+    assert (tmp_path / "reconciliation_latest.html").exists() and xcom["check"] == {"gaps": 0}

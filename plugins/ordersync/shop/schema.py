@@ -305,3 +305,24 @@ sync_runs = Table(
     Column("finished_at", UtcDateTime, nullable=False),
     UniqueConstraint("entry", "step", "run_id", name="uq_sync_runs_step"),
 )
+
+# The data team's daily reconciliation, one row per entry x purchase day (ordersync.reconcile).
+reconciliation = Table(
+    "reconciliation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entry", String(64), nullable=False),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD of the purchase, UTC
+    *(
+        Column(name, Integer, nullable=False, default=0)
+        for name in (
+            "on_marketplace", "expected", "imported", "missing", "not_imported", "unexplained",
+            "duplicated_orders", "duplicated_moves", "confirmed_twice",
+            "shipped_not_confirmed", "cancel_not_applied", "shipped_elsewhere", "amount_drift",
+        )
+    ),
+    Column("generated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("entry", "day", name="uq_reconciliation_entry_day"),
+)
