@@ -41,3 +41,12 @@ run_all "fulfillment"
 echo
 echo "== summary (from the shop database $AIRFLOW_HOME/ordersync_shop.db)"
 python -m ordersync summary
+
+echo
+echo "== reconciliation: marketplace orders vs shop orders"
+export ORDERSYNC_REPORTS_DIR="$PWD/reports"
+if ! airflow dags test ordersync_reconciliation > "$AIRFLOW_HOME/ordersync_reconciliation.log" 2>&1; then
+  tail -40 "$AIRFLOW_HOME/ordersync_reconciliation.log"; echo "reconciliation failed: see $AIRFLOW_HOME/ordersync_reconciliation.log"; exit 1
+fi
+grep -oE "reconciliation totals: \{[^}]*\}" "$AIRFLOW_HOME/ordersync_reconciliation.log" | sed 's/^/     /' || true
+echo "report: $ORDERSYNC_REPORTS_DIR/reconciliation_latest.html (CSV beside it, table 'reconciliation' in the shop DB)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "ordersync_alembic_version"  # keep in step with migrations/env.py
 _LOCK_NAME = "ordersync_shop_migrate"
 _LOCK_KEY = 0x6F7264657273  # PostgreSQL advisory lock key ("orders")
+# "Context impl SQLiteImpl" and friends are noise in every task log
+for _name in ("alembic", "alembic.runtime.migration"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 # Alembic's ``context`` is a module global: two threads of one process must not run it at once.
 _process_lock = threading.Lock()
 
@@ -68,10 +72,6 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the shop database to ``revision`` under the migration lock (at head: nothing to do)."""
-    import logging
-
-    for name in ("alembic", "alembic.runtime.migration"):  # "Context impl ..." is noise to users
-        logging.getLogger(name).setLevel(logging.WARNING)
     with _migration_lock(engine) as conn:
         command.upgrade(alembic_config(conn), revision)
 
