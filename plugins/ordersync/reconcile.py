@@ -24,11 +24,7 @@ from ordersync.sql import load_sql
 log = logging.getLogger(__name__)
 
 IMPORTABLE = ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
-COUNTS = (
-    "on_marketplace", "expected", "imported", "missing", "not_imported", "unexplained",
-    "duplicated_orders", "duplicated_moves", "confirmed_twice",
-    "shipped_not_confirmed", "cancel_not_applied", "shipped_elsewhere", "amount_drift",
-)
+COUNTS = t.RECONCILIATION_COUNTS
 # what makes the check task fail: an order lost or written twice is never normal
 GAPS = ("unexplained", "duplicated_orders", "duplicated_moves", "confirmed_twice")
 

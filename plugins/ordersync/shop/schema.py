@@ -307,6 +307,11 @@ sync_runs = Table(
 )
 
 # The data team's daily reconciliation, one row per entry x purchase day (ordersync.reconcile).
+RECONCILIATION_COUNTS = (
+    "on_marketplace", "expected", "imported", "missing", "not_imported", "unexplained",
+    "duplicated_orders", "duplicated_moves", "confirmed_twice",
+    "shipped_not_confirmed", "cancel_not_applied", "shipped_elsewhere", "amount_drift",
+)
 reconciliation = Table(
     "reconciliation",
     metadata,
@@ -315,14 +320,7 @@ reconciliation = Table(
     Column("marketplace", String(16), nullable=False),
     Column("country", String(4), nullable=False),
     Column("day", String(10), nullable=False),  # YYYY-MM-DD of the purchase, UTC
-    *(
-        Column(name, Integer, nullable=False, default=0)
-        for name in (
-            "on_marketplace", "expected", "imported", "missing", "not_imported", "unexplained",
-            "duplicated_orders", "duplicated_moves", "confirmed_twice",
-            "shipped_not_confirmed", "cancel_not_applied", "shipped_elsewhere", "amount_drift",
-        )
-    ),
+    *(Column(name, Integer, nullable=False, default=0) for name in RECONCILIATION_COUNTS),
     Column("generated_at", UtcDateTime, nullable=False),
     UniqueConstraint("entry", "day", name="uq_reconciliation_entry_day"),
 )
