@@ -247,6 +247,8 @@ async def search_orders(request: Request) -> JSONResponse:
     token = _single(request, "paginationToken")
     last_key = None
     if token is not None:
+        if request.app.state.limits.take_stale_page_token():
+            raise _bad("The paginationToken has expired.")
         state = _read_page_token(world.page_secret, token)
         if state is None or state.get("f") != fingerprint:
             raise _bad("Invalid paginationToken: it is unknown, or the other parameters differ from the "
