@@ -43,6 +43,13 @@ class Entry(BaseModel):
     start_date: date = date(2026, 1, 1)
     overlap_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
     page_size: int = Field(100, ge=1, le=100)
+    fba_extra_days: int = Field(
+        2, ge=0, le=30, description="FBA orders are also read over a window reaching this many days further back"
+    )
+    onboarding: Literal["unshipped", "none"] = Field(
+        "unshipped",
+        description="first run of the entry: 'unshipped' imports every open (unshipped) order whatever its age",
+    )
     order_status: str = Field("processing", min_length=1)
     shipped_status: str = Field("shipped", min_length=1)
     carrier_map: dict[str, str] = Field(default_factory=dict)
