@@ -187,13 +187,17 @@ class AmazonSpApiHook(HttpHook):
             except requests.RequestException as exc:
                 if attempt == self.max_retries:
                     raise MarketplaceUnavailable(f"token endpoint {lwa_url} unreachable: {exc}") from None
+                self.stats["retried"] += 1
                 self._wait(attempt)
                 continue
             if response.status_code >= 500 and attempt < self.max_retries:
+                self.stats["retried"] += 1
                 self._wait(attempt)
                 continue
             break
         self.stats["token"] += 1
+        if response.status_code >= 500:  # not a credentials problem: let Airflow retry the task
+            raise MarketplaceUnavailable(f"token endpoint {lwa_url} answered {response.status_code} on every retry")
         if response.status_code != 200:
             try:
                 body = response.json()

@@ -299,3 +299,33 @@ def test_fba_orders_are_read_over_a_window_reaching_further_back(sandbox, shop):
     counts = steps.lookup(_channel(entry), shop, entry, window)
     assert fba in _inbox_ids(shop)
     assert counts["fba_found"] >= 1
+
+
+def test_a_throttling_storm_longer_than_any_cap_never_fails_the_task(sandbox, shop):
+    waited: list[float] = []
+    entry = _entry()
+    # waits are only recorded: 25 429s at up to 60 s each is far beyond the former 900 s cap
+    channel = AmazonChannel(AmazonSpApiHook(entry.conn_id, backoff=30, max_backoff=60, sleep=waited.append),
+                            "IT")
+    sandbox.post_admin("/faults", {"operation": "searchOrders", "status": 429, "count": 25})
+    counts = steps.lookup(channel, shop, entry, _history_window())
+    assert counts["found"] == len(_orders_in(sandbox, _history_window()))
+    assert len(waited) == 25 and sum(waited) > 900
+
+
+def test_an_outage_is_waited_out_with_backoff(sandbox, shop):
+    entry = _entry()
+    sandbox.post_admin("/faults", {"outage_seconds": 0.5})
+    channel = AmazonChannel(AmazonSpApiHook(entry.conn_id, backoff=0.2, max_backoff=1.0), "IT")
+    counts = steps.lookup(channel, shop, entry, _history_window())
+    assert counts["found"] > 0 and channel.hook.stats["retried"] >= 1
+
+
+def test_a_token_endpoint_that_stays_down_is_unavailable_not_bad_credentials(sandbox, shop):
+    from ordersync.hooks import MarketplaceUnavailable
+
+    entry = _entry()
+    sandbox.post_admin("/faults", {"operation": "token", "status": 503, "count": 3})
+    channel = AmazonChannel(AmazonSpApiHook(entry.conn_id, max_retries=2, backoff=0.01), "IT")
+    with pytest.raises(MarketplaceUnavailable):
+        steps.lookup(channel, shop, entry, _history_window())
