@@ -329,3 +329,12 @@ def test_a_token_endpoint_that_stays_down_is_unavailable_not_bad_credentials(san
     channel = AmazonChannel(AmazonSpApiHook(entry.conn_id, max_retries=2, backoff=0.01), "IT")
     with pytest.raises(MarketplaceUnavailable):
         steps.lookup(channel, shop, entry, _history_window())
+
+
+def test_a_slow_answer_past_the_timeout_is_retried(sandbox, shop):
+    entry = _entry()
+    sandbox.post_admin("/faults", {"operation": "searchOrders", "delay_seconds": 3, "count": 1})
+    channel = AmazonChannel(AmazonSpApiHook(entry.conn_id, timeout=0.5, backoff=0.01), "IT")
+    counts = steps.lookup(channel, shop, entry, _history_window())
+    assert counts["found"] == len(_orders_in(sandbox, _history_window()))
+    assert channel.hook.stats["retried"] == 1
