@@ -44,7 +44,7 @@ class Entry(BaseModel):
     overlap_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
     page_size: int = Field(100, ge=1, le=100)
     fba_extra_days: int = Field(
-        2, ge=0, le=30, description="FBA orders are also read over a window reaching this many days further back"
+        2, ge=0, le=30, description="FBA orders are read again this many days later (the run's window shifted back)"
     )
     onboarding: Literal["unshipped", "none"] = Field(
         "unshipped",

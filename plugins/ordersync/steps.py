@@ -43,8 +43,8 @@ def run_window(
 def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: datetime | None = None) -> dict[str, Any]:
     """List the orders updated in the window and stage every one of them in the inbox.
 
-    Two more listings when they apply: Amazon-fulfilled orders over a window reaching
-    ``fba_extra_days`` further back (they show up late), and on the entry's very first lookup
+    Two more listings when they apply: Amazon-fulfilled orders over the window shifted
+    ``fba_extra_days`` back (they show up late), and on the entry's very first lookup
     (``onboarding: unshipped``) every order still to ship, whatever its age.
     """
     counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
@@ -71,9 +71,12 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
 
     if effective is not None:
         counts["found"] += stage_all(channel.pages(effective))
-        extra = getattr(entry, "fba_extra_days", 0)
+        extra = timedelta(days=getattr(entry, "fba_extra_days", 0))
         if extra:
-            fba = Window(effective.start - timedelta(days=extra), effective.end)
+            # The same window again, shifted back: every moment is read once more, `extra` later,
+            # catching FBA orders that surface late. Re-reading the whole widened span each run
+            # would cost days of pages per run against searchOrders' 0.0056/s regional plan.
+            fba = Window(effective.start - extra, effective.end - extra)
             counts["fba_found"] = stage_all(channel.pages(fba, fulfilled_by="AMAZON"))
     if first_run:
         # Open orders of any age, created up to now: Amazon clamps the open end itself.

@@ -286,9 +286,10 @@ def test_first_run_onboards_every_open_order_whatever_its_age_and_nothing_closed
     assert steps.lookup(_channel(entry), shop, entry, window)["onboarded"] == 0  # only the first run
 
 
-def test_fba_orders_are_read_over_a_window_reaching_further_back(sandbox, shop):
+def test_fba_orders_are_read_again_over_the_window_shifted_back(sandbox, shop):
     window = Window(_now() - timedelta(hours=2), _now() - timedelta(minutes=5))
-    late = window.start - timedelta(days=1)  # FBA orders surface late, with an older update time
+    # FBA orders surface late, with an older update time: read again two days later
+    late = window.start - timedelta(days=2) + timedelta(minutes=30)
     fba = sandbox.post_admin("/orders", {
         "marketplaceId": IT, "fulfilledBy": "AMAZON", "fulfillmentStatus": "SHIPPED",
         "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
