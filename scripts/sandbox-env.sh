@@ -1,10 +1,13 @@
 # Sourced by the demo scripts: Airflow connections pointing at the local sandbox marketplace.
 # These are the sandbox's own demo credentials, not secrets; real ones go in Airflow connections.
 SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT:-8765}"
-export AIRFLOW_CONN_AMAZON_EU="{\"conn_type\": \"http\", \"host\": \"${SANDBOX_URL}\", \"login\": \"sandbox-client-id\", \"password\": \"sandbox-client-secret\", \"extra\": {\"refresh_token\": \"sandbox-refresh-token\", \"lwa_url\": \"${SANDBOX_URL}/auth/o2/token\"}}"
+# The sandbox enforces Amazon's usage plans this many times faster; the connection paces to match.
+SANDBOX_TIME_SCALE="${SANDBOX_TIME_SCALE:-100}"
+export AIRFLOW_CONN_AMAZON_EU="{\"conn_type\": \"http\", \"host\": \"${SANDBOX_URL}\", \"login\": \"sandbox-client-id\", \"password\": \"sandbox-client-secret\", \"extra\": {\"refresh_token\": \"sandbox-refresh-token\", \"lwa_url\": \"${SANDBOX_URL}/auth/o2/token\", \"rate_scale\": ${SANDBOX_TIME_SCALE}}}"
 
 start_sandbox() {
-  python -m ordersync.sandbox --host 127.0.0.1 --port "${SANDBOX_PORT:-8765}" --countries IT,FR,DE "$@" \
+  python -m ordersync.sandbox --host 127.0.0.1 --port "${SANDBOX_PORT:-8765}" --countries IT,FR,DE \
+    --usage-plans --time-scale "$SANDBOX_TIME_SCALE" "$@" \
     > "$AIRFLOW_HOME/sandbox.log" 2>&1 &
   SANDBOX_PID=$!
   for _ in $(seq 1 100); do

@@ -53,6 +53,13 @@ class Entry(BaseModel):
     import_unavailable: bool = True  # out of stock / inactive products: import, flag, stock may go negative
     # -- what imported orders look like in the shop
     create_orders: bool = True  # false: only record marketplace orders for review (order grid)
+    fba_extra_days: int = Field(
+        2, ge=0, le=30, description="FBA orders are read again this many days later (the run's window shifted back)"
+    )
+    onboarding: Literal["unshipped", "none"] = Field(
+        "unshipped",
+        description="first run of the entry: 'unshipped' imports every open (unshipped) order whatever its age",
+    )
     order_status: str = Field("processing", min_length=1)
     payment_status: str = Field("paid", min_length=1)
     cancelled_status: str = Field("cancelled", min_length=1)

@@ -61,7 +61,12 @@ class AmazonSpApiHook(HttpHook):
     :param region: SP-API region (NA, EU, FE) used when the connection has no host.
     :param max_retries: attempts for 5xx and connection errors before giving up.
     :param backoff: first wait in seconds; doubles on each retry (capped at ``max_backoff``).
-    :param max_throttle_wait: total seconds to keep waiting out 429s on one call before failing.
+    :param max_throttle_wait: total seconds to keep waiting out 429s on one call before failing;
+        ``None`` (default) waits as long as Amazon throttles: throttling never fails a task.
+    :param limiter: a :class:`~ordersync.ratelimit.RateLimiter` paced before every request; default
+        one in-process limiter per connection and region (operators pass one shared through the
+        shop database). Connection ``extra.rate_limit: false`` turns it off, ``extra.rate_scale``
+        multiplies the plans (a time-scaled sandbox).
     """
 
     conn_name_attr = "amazon_conn_id"
@@ -70,7 +75,7 @@ class AmazonSpApiHook(HttpHook):
     hook_name = "Amazon Selling Partner API"
 
     # extras that are ours: HttpHook would otherwise send every extra key as an HTTP header
-    _OWN_EXTRAS = ("refresh_token", "lwa_url", "region")
+    _OWN_EXTRAS = ("refresh_token", "lwa_url", "region", "rate_limit", "rate_scale")
     # process-wide token cache, keyed by connection and client: tasks in one worker share it
     _tokens: ClassVar[dict[tuple[str, str], tuple[str, float]]] = {}
     _tokens_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -83,9 +88,11 @@ class AmazonSpApiHook(HttpHook):
         max_retries: int = 5,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
-        max_throttle_wait: float = 900.0,
+        max_throttle_wait: float | None = None,
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: Any = None,
+        limiter_state: Any = None,
     ):
         super().__init__(method="GET", http_conn_id=amazon_conn_id)
         self.amazon_conn_id = amazon_conn_id
@@ -96,7 +103,10 @@ class AmazonSpApiHook(HttpHook):
         self.max_throttle_wait = max_throttle_wait
         self.timeout = timeout
         self.sleep = sleep
-        self.stats = {"requests": 0, "throttled": 0, "retried": 0, "token": 0}
+        self._limiter = limiter
+        self._limiter_state = limiter_state
+        self._limiter_ready = limiter is not None
+        self.stats = {"requests": 0, "throttled": 0, "retried": 0, "token": 0, "paced_seconds": 0.0}
 
     # -- connection ------------------------------------------------------------------------
 
@@ -133,6 +143,24 @@ class AmazonSpApiHook(HttpHook):
             raise MarketplaceAuthError(f"connection {self.amazon_conn_id!r} lacks {', '.join(missing)}")
         return conn.login, conn.password, extra["refresh_token"], extra.get("lwa_url") or LWA_TOKEN_URL
 
+    @property
+    def limiter(self):
+        """The token-bucket limiter of this seller account and region (``None`` when turned off)."""
+        if not self._limiter_ready:
+            from ordersync.ratelimit import RateLimiter
+
+            self._limiter_ready = True
+            extra = self.get_connection(self.amazon_conn_id).extra_dejson
+            if extra.get("rate_limit", True) not in (False, "false", "False", 0):
+                region = (extra.get("region") or self.region or "default").upper()
+                self._limiter = RateLimiter(
+                    f"{self.amazon_conn_id}:{region}",
+                    state=self._limiter_state,
+                    scale=float(extra.get("rate_scale") or 1.0),
+                    sleep=self.sleep,
+                )
+        return self._limiter
+
     # -- access token ----------------------------------------------------------------------
 
     def access_token(self, *, refresh: bool = False) -> str:
@@ -159,13 +187,17 @@ class AmazonSpApiHook(HttpHook):
             except requests.RequestException as exc:
                 if attempt == self.max_retries:
                     raise MarketplaceUnavailable(f"token endpoint {lwa_url} unreachable: {exc}") from None
+                self.stats["retried"] += 1
                 self._wait(attempt)
                 continue
             if response.status_code >= 500 and attempt < self.max_retries:
+                self.stats["retried"] += 1
                 self._wait(attempt)
                 continue
             break
         self.stats["token"] += 1
+        if response.status_code >= 500:  # not a credentials problem: let Airflow retry the task
+            raise MarketplaceUnavailable(f"token endpoint {lwa_url} answered {response.status_code} on every retry")
         if response.status_code != 200:
             try:
                 body = response.json()
@@ -192,18 +224,25 @@ class AmazonSpApiHook(HttpHook):
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        operation: str | None = None,
     ) -> requests.Response:
         """One SP-API operation; returns the 2xx response or raises a :class:`MarketplaceError`.
 
-        429 is waited out with backoff (Amazon sends no Retry-After), 5xx and network errors are
-        retried ``max_retries`` times, an auth failure refreshes the token once.
+        Every attempt first takes a token of ``operation``'s bucket (the usage plan), so a seller's
+        tasks stay under Amazon's limits together. A 429 is waited out with backoff (Amazon sends
+        no Retry-After) for as long as it lasts, 5xx and network errors are retried
+        ``max_retries`` times, an auth failure refreshes the token once.
         """
         refreshed = False
         failures = 0
+        throttled = 0
         throttled_for = 0.0
         token = self.access_token()
+        limiter = self.limiter if operation else None
         while True:
             self.method = method
+            if limiter is not None:
+                self.stats["paced_seconds"] += limiter.acquire(operation)
             self.stats["requests"] += 1
             try:
                 response = self.run(
@@ -225,8 +264,9 @@ class AmazonSpApiHook(HttpHook):
                 return response
             if status == 429:
                 self.stats["throttled"] += 1
-                wait = min(self.backoff * 2 ** min(self.stats["throttled"], 10), self.max_backoff)
-                if throttled_for + wait > self.max_throttle_wait:
+                throttled += 1
+                wait = min(self.backoff * 2 ** min(throttled - 1, 10), self.max_backoff)
+                if self.max_throttle_wait is not None and throttled_for + wait > self.max_throttle_wait:
                     raise MarketplaceUnavailable(
                         f"{method} {endpoint}: still throttled after {throttled_for:.0f}s of waiting"
                     )

@@ -44,12 +44,15 @@ class OrderSyncOperator(BaseOperator):
         return store
 
     @staticmethod
-    def channel(entry):
+    def channel(entry, store=None):
         from ordersync.channels.amazon import AmazonChannel
         from ordersync.hooks import AmazonSpApiHook
         from ordersync.marketplaces import amazon_marketplace
+        from ordersync.ratelimit import DatabaseBuckets
 
-        hook = AmazonSpApiHook(entry.conn_id, region=amazon_marketplace(entry.country).region)
+        # usage-plan buckets in the shop DB: every task of this seller and region shares them
+        state = DatabaseBuckets(store.engine) if store is not None else None
+        hook = AmazonSpApiHook(entry.conn_id, region=amazon_marketplace(entry.country).region, limiter_state=state)
         return AmazonChannel(hook, entry.country, entry.page_size)
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -87,7 +90,7 @@ class LookupOrdersOperator(OrderSyncOperator):
             lookback_hours=params.get("lookback_hours"),
         )
         self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
-        return steps.lookup(self.channel(entry), store, entry, window), window
+        return steps.lookup(self.channel(entry, store), store, entry, window), window
 
 
 class AcceptOrdersOperator(OrderSyncOperator):
@@ -116,7 +119,7 @@ class ImportOrdersOperator(OrderSyncOperator):
     def run_step(self, entry, store, context):
         from ordersync import steps
 
-        return steps.import_orders(self.channel(entry), store, entry), None
+        return steps.import_orders(self.channel(entry, store), store, entry), None
 
 
 class FulfillOrdersOperator(OrderSyncOperator):
@@ -130,7 +133,7 @@ class FulfillOrdersOperator(OrderSyncOperator):
     def run_step(self, entry, store, context):
         from ordersync import steps
 
-        return steps.fulfill(self.channel(entry), store, entry), None
+        return steps.fulfill(self.channel(entry, store), store, entry), None
 
 
 class ManualActionOperator(OrderSyncOperator):
@@ -153,7 +156,7 @@ class ManualActionOperator(OrderSyncOperator):
 
         params = context.get("params") or {}
         counts = steps.manual_action(
-            self.channel(entry),
+            self.channel(entry, store),
             store,
             entry,
             self.action,

@@ -12,12 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ordersync import rules
-from ordersync.channels.amazon import InvalidOrder
+from ordersync.channels.amazon import OPEN_STATUSES, InvalidOrder
 from ordersync.hooks import MarketplaceRequestError
 from ordersync.model import Rejection, Shipment, Window
 from ordersync.shop.store import ShopStore, utcnow
 
 log = logging.getLogger(__name__)
+
+# How far back onboarding looks for orders still to ship. Amazon documents no limit on
+# createdAfter for searchOrders; an order open for longer than this is not a real open order.
+ONBOARDING_LOOKBACK = timedelta(days=180)
 
 
 def run_window(
@@ -41,22 +45,51 @@ def run_window(
 
 
 def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: datetime | None = None) -> dict[str, Any]:
-    """List the orders updated in the window and stage every one of them in the inbox."""
-    counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0}
-    effective = channel.clamp(window, now or utcnow())
-    if effective is None:
+    """List the orders updated in the window and stage every one of them in the inbox.
+
+    Two more listings when they apply: Amazon-fulfilled orders over the window shifted
+    ``fba_extra_days`` back (they show up late), and on the entry's very first lookup
+    (``onboarding: unshipped``) every order still to ship, whatever its age.
+    """
+    counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
+              "fba_found": 0, "onboarded": 0}
+    now = now or utcnow()
+    first_run = getattr(entry, "onboarding", "none") == "unshipped" and not store.has_lookup(entry.key)
+    effective = channel.clamp(window, now)
+    if effective is None and not first_run:
         log.info("window %s..%s is too recent for %s; nothing to read yet", window.start, window.end, entry.key)
         return counts
-    for page in channel.pages(effective):
-        counts["pages"] += 1
-        readable = [o for o in page if o.order_id]
-        counts["unreadable"] += len(page) - len(readable)
-        staged = store.stage(entry.marketplace, entry.country, readable)
-        counts["found"] += len(readable)
-        counts["new"] += staged.new
-        counts["changed"] += staged.changed
-        counts["unchanged"] += staged.unchanged
-    log.info("lookup %s counts: %s (window %s .. %s)", entry.key, counts, effective.start, effective.end)
+
+    def stage_all(pages) -> int:
+        found = 0
+        for page in pages:
+            counts["pages"] += 1
+            readable = [o for o in page if o.order_id]
+            counts["unreadable"] += len(page) - len(readable)
+            staged = store.stage(entry.marketplace, entry.country, readable)
+            found += len(readable)
+            counts["new"] += staged.new
+            counts["changed"] += staged.changed
+            counts["unchanged"] += staged.unchanged
+        return found
+
+    if effective is not None:
+        counts["found"] += stage_all(channel.pages(effective))
+        extra = timedelta(days=getattr(entry, "fba_extra_days", 0))
+        if extra:
+            # The same window again, shifted back: every moment is read once more, `extra` later,
+            # catching FBA orders that surface late. Re-reading the whole widened span each run
+            # would cost days of pages per run against searchOrders' 0.0056/s regional plan.
+            fba = Window(effective.start - extra, effective.end - extra)
+            counts["fba_found"] = stage_all(channel.pages(fba, fulfilled_by="AMAZON"))
+    if first_run:
+        # Open orders of any age, created up to now: Amazon clamps the open end itself.
+        since = Window(now - ONBOARDING_LOOKBACK, now - ONBOARDING_LOOKBACK)
+        counts["onboarded"] = stage_all(
+            channel.pages(since, by="created", statuses=OPEN_STATUSES, open_ended=True)
+        )
+    log.info("lookup %s counts: %s (window %s)", entry.key, counts,
+             f"{effective.start} .. {effective.end}" if effective else "too recent")
     return counts
 
 
@@ -184,6 +217,7 @@ def fulfill(
             tracking_number=item.tracking_number,
             ship_date=item.shipped_at or utcnow(),
             items=item.lines,
+            shipping_method=item.shipping_method,
         )
         try:
             channel.confirm_shipment(shipment, code, name)

@@ -37,7 +37,8 @@ def world(airflow_db, sandbox_server, tmp_path_factory):
             "host": url,
             "login": "sandbox-client-id",
             "password": "sandbox-client-secret",
-            "extra": {"refresh_token": "sandbox-refresh-token", "lwa_url": f"{url}/auth/o2/token"},
+            # the session sandbox enforces no usage plan: pacing to Amazon's real one would only slow the run
+            "extra": {"refresh_token": "sandbox-refresh-token", "lwa_url": f"{url}/auth/o2/token", "rate_scale": 100},
         }
     )
     os.environ["AIRFLOW_CONN_ORDERSYNC_SHOP"] = json.dumps({"conn_type": "sqlite", "host": str(shop_path)})

@@ -46,6 +46,8 @@ entries:
         ("  - {marketplace: ebay, country: IT, conn_id: c}", ["'marketplace'", "amazon"]),
         ("  - {marketplace: amazon, country: IT, conn_id: c, schedule: 'every hour'}", ["'schedule'", "cron"]),
         ("  - {marketplace: amazon, country: IT, conn_id: c, page_size: 500}", ["'page_size'", "100"]),
+        ("  - {marketplace: amazon, country: IT, conn_id: c, fba_extra_days: -1}", ["'fba_extra_days'", "0"]),
+        ("  - {marketplace: amazon, country: IT, conn_id: c, onboarding: all}", ["'onboarding'", "unshipped"]),
         (
             "  - {marketplace: amazon, country: IT, conn_id: c}\n  - {marketplace: amazon, country: IT, conn_id: d}",
             ["amazon_it", "distinct 'name'"],
@@ -75,3 +77,10 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(write(tmp_path, "entries: [\n"))
     with pytest.raises(ConfigError, match="unknown top-level key 'entry'"):
         load_config(write(tmp_path, "entry: []\n"))
+
+
+def test_fba_and_onboarding_defaults(tmp_path):
+    path = write(tmp_path, "entries:\n  - {marketplace: amazon, country: IT, conn_id: c, onboarding: none}\n")
+    entry = load_config(path).entries[0]
+    assert entry.fba_extra_days == 2 and entry.onboarding == "none"
+    assert load_config().entry("amazon_it").onboarding == "unshipped"

@@ -70,6 +70,20 @@ def test_run_window_widens_by_overlap_or_uses_lookback():
     assert w.start == T0 + timedelta(minutes=30) - timedelta(hours=72)
 
 
+def test_window_end_is_clamped_two_minutes_before_now_and_backfills_are_not():
+    from ordersync.channels.amazon import AmazonChannel
+
+    channel = AmazonChannel(None, "IT")
+    current = steps.run_window(ENTRY, T0, T0 + timedelta(minutes=30))
+    clamped = channel.clamp(current, now=T0 + timedelta(minutes=31))
+    assert clamped.start == current.start and clamped.end == T0 + timedelta(minutes=29)
+    # a backfill of an interval long past reads exactly its widened interval
+    past = steps.run_window(ENTRY, T0 - timedelta(days=30), T0 - timedelta(days=30, minutes=-30))
+    assert channel.clamp(past, now=T0) == past
+    # an interval that ends in the future cannot be read yet beyond now - 2 min
+    assert channel.clamp(steps.run_window(ENTRY, T0, T0), now=T0 - timedelta(hours=1)) is None
+
+
 def test_carrier_mapping():
     assert steps.carrier_for(ENTRY, "brt") == ("BRT", None)
     assert steps.carrier_for(ENTRY, "Fermopoint") == ("Other", "Fermopoint")

@@ -30,6 +30,11 @@ CONFIRM_SHIPMENT = "/orders/v0/orders/{order_id}/shipmentConfirmation"
 INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT")
 # Amazon answers 400 when a "before" bound is less than two minutes in the past
 LATEST_ALLOWED = timedelta(minutes=2)
+# A listing whose paging token keeps failing is given up after this many restarts (the task
+# fails and Airflow retries it); one expired token is normal after a long 429 storm.
+_MAX_RESTARTS = 10
+# Statuses the import layer acts on when onboarding a seller: still to ship.
+OPEN_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED")
 
 _STATUSES = {
     "PENDING": OrderStatus.PENDING,
@@ -86,6 +91,7 @@ class AmazonChannel:
         self.marketplace: AmazonMarketplace = amazon_marketplace(country)
         self.country = self.marketplace.country
         self.page_size = page_size
+        self.restarts = 0  # listings restarted after a refused paging token
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -94,22 +100,47 @@ class AmazonChannel:
         end = min(window.end, now - LATEST_ALLOWED)
         return Window(window.start, end) if end > window.start else None
 
-    def pages(self, window: Window) -> Iterator[list[StagedOrder]]:
-        """Orders updated in ``window``, a page at a time, as staged inbox rows.
+    def pages(
+        self,
+        window: Window,
+        *,
+        by: str = "lastUpdated",
+        fulfilled_by: str | None = None,
+        statuses: tuple[str, ...] = (),
+        open_ended: bool = False,
+    ) -> Iterator[list[StagedOrder]]:
+        """Orders in ``window``, a page at a time, as staged inbox rows.
 
-        Windows are on last update, not creation: an order created earlier that became
-        importable inside the window is seen.
+        ``by="lastUpdated"`` (the normal path) windows on last update, not creation: an order
+        created earlier that became importable inside the window is seen. ``by="created"`` with
+        ``statuses`` serves onboarding. ``open_ended`` leaves out the upper bound (Amazon then
+        reads up to two minutes before the request).
+
+        A paging token Amazon refuses (expired, or the listing changed under it) restarts the
+        listing from the last order received rather than from scratch: pages are sorted by the
+        window's field, bounds are inclusive, and staging is idempotent, so nothing is lost and
+        at most a page boundary is read twice.
         """
-        params: dict[str, Any] = {
-            "marketplaceIds": self.marketplace.marketplace_id,
-            "lastUpdatedAfter": iso(window.start),
-            "lastUpdatedBefore": iso(window.end),
-            "maxResultsPerPage": self.page_size,
-            "includedData": ",".join(INCLUDED_DATA),
-        }
+        field = "lastUpdatedTime" if by == "lastUpdated" else "createdTime"
+        start = window.start
+        params = self._search_params(by, start, None if open_ended else window.end, fulfilled_by, statuses)
         while True:
-            body = self.hook.call("GET", SEARCH_ORDERS, params=params).json()
-            yield [self.stage(raw) for raw in body.get("orders", []) if isinstance(raw, dict)]
+            try:
+                body = self.hook.call("GET", SEARCH_ORDERS, params=params, operation="searchOrders").json()
+            except MarketplaceRequestError as exc:
+                if exc.status != 400 or "paginationToken" not in params or self.restarts >= _MAX_RESTARTS:
+                    raise
+                self.restarts += 1
+                params = self._search_params(by, start, None if open_ended else window.end, fulfilled_by, statuses)
+                continue
+            raws = [raw for raw in body.get("orders", []) if isinstance(raw, dict)]
+            yield [self.stage(raw) for raw in raws]
+            for raw in reversed(raws):  # resume point: the newest order of the listing so far
+                try:
+                    start = max(start, parse_time(raw.get(field), field))
+                    break
+                except InvalidOrder:
+                    continue
             token = (body.get("pagination") or {}).get("nextToken")
             if not token:
                 return
@@ -130,6 +161,20 @@ class AmazonChannel:
                 raise
             found.append(self.stage(body.get("order") or {}))
         return found, missing
+
+    def _search_params(
+        self, by: str, start: datetime, end: datetime | None, fulfilled_by: str | None, statuses: tuple[str, ...]
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"marketplaceIds": self.marketplace.marketplace_id, f"{by}After": iso(start)}
+        if end is not None:
+            params[f"{by}Before"] = iso(end)
+        if statuses:
+            params["fulfillmentStatuses"] = ",".join(statuses)
+        if fulfilled_by:
+            params["fulfilledBy"] = fulfilled_by
+        params["maxResultsPerPage"] = self.page_size
+        params["includedData"] = ",".join(INCLUDED_DATA)
+        return params
 
     def stage(self, raw: dict[str, Any]) -> StagedOrder:
         """Key fields for the inbox; tolerant, so a malformed order is kept and reported later."""
@@ -273,13 +318,14 @@ class AmazonChannel:
             "POST",
             CONFIRM_SHIPMENT.format(order_id=shipment.order_id),
             json={"marketplaceId": self.marketplace.marketplace_id, "packageDetail": package},
+            operation="confirmShipment",
         )
 
     def package_confirmed(self, order_id: str, package_ref: str) -> bool:
         """Whether Amazon already holds this package (checks an attempt left in doubt)."""
         try:
             body = self.hook.call(
-                "GET", GET_ORDER.format(order_id=order_id), params={"includedData": "PACKAGES"}
+                "GET", GET_ORDER.format(order_id=order_id), params={"includedData": "PACKAGES"}, operation="getOrder"
             ).json()
         except MarketplaceRequestError as exc:
             if exc.status == 404:

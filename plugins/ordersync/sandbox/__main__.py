@@ -14,6 +14,7 @@ import uvicorn
 
 from ordersync.sandbox.amazon import LwaCredentials
 from ordersync.sandbox.app import create_app
+from ordersync.sandbox.limits import Limits
 from ordersync.sandbox.world import World, iso, parse_time
 
 
@@ -40,6 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--refresh-token", default=LwaCredentials.refresh_token)
     parser.add_argument("--token-lifetime", type=int, default=LwaCredentials.token_lifetime,
                         help="access token lifetime in seconds")
+    parser.add_argument("--usage-plans", action="store_true",
+                        help="enforce Amazon's usage plans (token buckets per region and operation; 429 when empty)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="usage plans refill this many times faster than on Amazon (tests)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     return parser.parse_args(argv)
@@ -70,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: {exc.args[0]}", file=sys.stderr)
         return 2
     credentials = LwaCredentials(args.client_id, args.client_secret, args.refresh_token, args.token_lifetime)
-    config = uvicorn.Config(create_app(world, credentials), host=args.host, port=args.port,
+    limits = Limits(usage_plans=args.usage_plans, time_scale=args.time_scale)
+    config = uvicorn.Config(create_app(world, credentials, limits), host=args.host, port=args.port,
                             log_level=args.log_level, access_log=args.access_log, lifespan="off")
     print(f"sandbox world: seed={world.seed} anchor={iso(world.anchor)} "
           f"marketplaces={','.join(m.country for m in world.marketplaces)} orders={len(world.orders())}", flush=True)

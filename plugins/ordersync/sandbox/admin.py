@@ -110,9 +110,60 @@ async def advance_clock(request: Request):
     return {"now": iso(_world(request).advance(seconds))}
 
 
+@router.get("/faults")
+def faults(request: Request) -> dict:
+    """The faults in force, the usage-plan setting and the time scale."""
+    return request.app.state.limits.describe()
+
+
+@router.post("/faults")
+async def add_fault(request: Request):
+    """Inject a fault; each key is optional and they combine:
+
+    ``{"operation": "searchOrders", "status": 503, "count": 5}`` the next 5 searchOrders answer 503
+    (``status`` 429 answers Amazon's QuotaExceeded; no ``count``: until cleared; no ``operation``:
+    every operation; ``after``: let that many through first), ``{"delay_seconds": 2, "count": 3}`` answers late, ``{"outage_seconds": 30}``
+    answers 503 to every API call for 30 s, ``{"stale_page_tokens": 1}`` refuses the next paging
+    token as expired (400)."""
+    spec = await _json_object(request)
+    if spec is None:
+        return _error(400, "body must be a JSON object")
+    try:
+        return request.app.state.limits.add_fault(spec)
+    except (TypeError, ValueError) as exc:
+        return _error(400, f"bad fault: {exc}")
+
+
+@router.delete("/faults")
+def clear_faults(request: Request) -> dict:
+    request.app.state.limits.clear_faults()
+    return request.app.state.limits.describe()
+
+
+@router.post("/settings")
+async def settings(request: Request):
+    """``{"usage_plans": true, "time_scale": 100}``: enforce Amazon's usage plans, N times faster."""
+    spec = await _json_object(request)
+    if spec is None:
+        return _error(400, "body must be a JSON object")
+    try:
+        return request.app.state.limits.configure(spec.get("usage_plans"), spec.get("time_scale"))
+    except (TypeError, ValueError) as exc:
+        return _error(400, f"bad settings: {exc}")
+
+
+@router.get("/throttled")
+def throttled(request: Request) -> dict:
+    """429s the usage plans answered, and errors injected by faults, per operation."""
+    limits = request.app.state.limits
+    return {"throttled": dict(limits.throttled), "injected": dict(limits.injected)}
+
+
 @router.post("/reset")
 def reset(request: Request) -> dict:
-    """Regenerate orders from the seed; clear clock offset, counters and confirmations (tokens stay valid)."""
+    """Regenerate orders from the seed; clear clock offset, counters, confirmations, faults and
+    buckets (tokens and the usage-plan settings stay)."""
     world = _world(request)
     world.reset()
+    request.app.state.limits.reset()
     return {"status": "reset", "orders": len(world.orders())}

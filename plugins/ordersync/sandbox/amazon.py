@@ -247,6 +247,8 @@ async def search_orders(request: Request) -> JSONResponse:
     token = _single(request, "paginationToken")
     last_key = None
     if token is not None:
+        if request.app.state.limits.take_stale_page_token():
+            raise _bad("The paginationToken has expired.")
         state = _read_page_token(world.page_secret, token)
         if state is None or state.get("f") != fingerprint:
             raise _bad("Invalid paginationToken: it is unknown, or the other parameters differ from the "
@@ -259,12 +261,10 @@ async def search_orders(request: Request) -> JSONResponse:
             raise _bad(f"{after_name} must be at least two minutes before the time of the request.")
         bound = before or latest
 
-    matches = world.search(field, after, bound, set(statuses), set(marketplace_ids), set(fulfilled_by))
-    if last_key is not None:
-        matches = [o for o in matches if (parse_time(o[field]), str(o.get("orderId"))) > last_key]
-    page = matches[:size]
+    page, more = world.search(field, after, bound, set(statuses), set(marketplace_ids), set(fulfilled_by),
+                              after_key=last_key, limit=size)
     body: dict = {"orders": [render_order(o, included) for o in page]}
-    if len(matches) > size:
+    if more:
         last = page[-1]
         body["pagination"] = {"nextToken": _page_token(world.page_secret, {
             "f": fingerprint, "b": iso(bound), "k": [iso(parse_time(last[field])), str(last.get("orderId"))],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import FastAPI, Request
@@ -9,15 +10,57 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ordersync.sandbox import admin, amazon
+from ordersync.marketplaces import BY_MARKETPLACE_ID
 from ordersync.sandbox.amazon import ApiError, LwaCredentials, error_response
+from ordersync.sandbox.limits import Limits, error_for
 from ordersync.sandbox.world import World
 
 
-def create_app(world: World, credentials: LwaCredentials | None = None) -> FastAPI:
-    """An app serving ``world``; ``credentials`` are the LWA client and refresh token it accepts."""
+def operation_of(method: str, path: str) -> str | None:
+    """The SP-API operation a request calls (None for admin and unknown paths)."""
+    parts = [p for p in path.split("/") if p]
+    if method == "POST" and parts == ["auth", "o2", "token"]:
+        return "token"
+    if method == "GET" and parts[:3] == ["orders", "2026-01-01", "orders"]:
+        return {3: "searchOrders", 4: "getOrder"}.get(len(parts))
+    if method == "POST" and len(parts) == 5 and parts[:3] == ["orders", "v0", "orders"] \
+            and parts[4] == "shipmentConfirmation":
+        return "confirmShipment"
+    return None
+
+
+def _region(request: Request, world: World) -> str:
+    """The region whose buckets a request draws on: its marketplace's (usage plans are regional)."""
+    ids = [v for raw in request.query_params.getlist("marketplaceIds") for v in raw.split(",") if v]
+    if not ids:
+        parts = [p for p in request.url.path.split("/") if p]
+        order = world.get_order(parts[3]) if len(parts) > 3 else None
+        ids = [((order or {}).get("salesChannel") or {}).get("marketplaceId", "")]
+    marketplace = BY_MARKETPLACE_ID.get(ids[0])
+    return marketplace.region if marketplace else "EU"
+
+
+def create_app(world: World, credentials: LwaCredentials | None = None, limits: Limits | None = None) -> FastAPI:
+    """An app serving ``world``; ``credentials`` are the LWA client and refresh token it accepts,
+    ``limits`` the usage plans and injected faults (default: no plans enforced, no faults)."""
     app = FastAPI(title="ordersync sandbox marketplace", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
     app.state.credentials = credentials or LwaCredentials()
+    app.state.limits = limits = limits or Limits()
+
+    @app.middleware("http")
+    async def usage_plans_and_faults(request: Request, call_next):
+        operation = operation_of(request.method, request.url.path)
+        if operation is None:
+            return await call_next(request)
+        # one seller per sandbox (its single LWA authorisation): buckets are per region and operation
+        status, delay = limits.check(operation, "seller", _region(request, world) if operation != "token" else "-")
+        if delay:
+            await asyncio.sleep(delay)
+        if status is None:
+            return await call_next(request)
+        world.count(operation)  # refused requests still count as received, as on Amazon
+        return error_response(ApiError(status, **error_for(status)))
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):

@@ -412,8 +412,10 @@ class World:
             return copy.deepcopy(order) if order is not None else None
 
     def search(self, field: str, after: datetime, before: datetime, statuses: set[str] | None,
-               marketplace_ids: set[str] | None, fulfilled_by: set[str] | None) -> list[dict]:
-        """Orders whose ``field`` time lies in [after, before], sorted by that time then order id."""
+               marketplace_ids: set[str] | None, fulfilled_by: set[str] | None,
+               after_key: tuple[datetime, str] | None = None, limit: int | None = None) -> tuple[list[dict], bool]:
+        """Orders whose ``field`` time lies in [after, before], sorted by that time then order id,
+        starting after ``after_key``; at most ``limit`` of them (copied), and whether more match."""
         found = []
         with self._lock:
             for order in self._orders.values():
@@ -423,15 +425,19 @@ class World:
                     continue  # a deliberately broken order cannot match a time window
                 if not after <= moment <= before:
                     continue
+                if after_key is not None and (moment, str(order.get("orderId"))) <= after_key:
+                    continue
                 if statuses and _get(order, "fulfillment", "fulfillmentStatus") not in statuses:
                     continue
                 if marketplace_ids and _get(order, "salesChannel", "marketplaceId") not in marketplace_ids:
                     continue
                 if fulfilled_by and _get(order, "fulfillment", "fulfilledBy") not in fulfilled_by:
                     continue
-                found.append((moment, str(order.get("orderId")), copy.deepcopy(order)))
-        found.sort(key=lambda entry: entry[:2])
-        return [order for _, _, order in found]
+                found.append((moment, str(order.get("orderId")), order))
+            found.sort(key=lambda entry: entry[:2])
+            page = found if limit is None else found[:limit]
+            # copy only the page: copying every match made each request cost O(all orders)
+            return [copy.deepcopy(order) for _, _, order in page], len(found) > len(page)
 
     # -- test controls -------------------------------------------------------------------------
 

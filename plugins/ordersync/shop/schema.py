@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -323,4 +324,41 @@ reconciliation = Table(
     *(Column(name, Integer, nullable=False, default=0) for name in RECONCILIATION_COUNTS),
     Column("generated_at", UtcDateTime, nullable=False),
     UniqueConstraint("entry", "day", name="uq_reconciliation_entry_day"),
+)
+
+# Packages the shop shipped, one row each; fulfillment confirms every package once. An order
+# shipped in several boxes (or partly) has several rows; without any row, the order's own
+# carrier/tracking_number is confirmed as package "1" with every line.
+shop_packages = Table(
+    "shop_packages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("package_ref", String(32), nullable=False),  # Amazon wants a positive number as text
+    Column("carrier", String(64)),
+    Column("shipping_method", String(64)),
+    Column("tracking_number", String(64), nullable=False),
+    Column("shipped_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_id", "package_ref", name="uq_shop_packages_package"),
+)
+
+shop_package_items = Table(
+    "shop_package_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("package_id", Integer, ForeignKey("shop_packages.id"), nullable=False),
+    Column("order_line_id", Integer, ForeignKey("order_lines.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    UniqueConstraint("package_id", "order_line_id", name="uq_shop_package_items_line"),
+)
+
+# Token buckets of the marketplace usage plans, shared by every task process of a seller account
+# and region. ``version`` is bumped on each take: writers compare-and-set on it.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("bucket", String(128), primary_key=True),  # "<conn_id>:<region>:<operation>"
+    Column("tokens", Numeric(20, 6), nullable=False),
+    Column("refilled_at_us", BigInteger, nullable=False),  # unix time in microseconds
+    Column("version", BigInteger, nullable=False),
 )

@@ -115,6 +115,7 @@ class ShipmentToSend:
     lines: tuple[tuple[str, int], ...]
     in_doubt: bool  # an earlier attempt may have reached the marketplace
     claimed_by: str | None = None  # the stale claim seen, for compare-and-set
+    shipping_method: str | None = None
 
 
 FBA_PLACEHOLDER_SKU = "ORDERSYNC-FBA"
@@ -722,14 +723,34 @@ class ShopStore:
         shipped_status: str,
         lease: timedelta = timedelta(minutes=10),
     ) -> list[ShipmentToSend]:
-        """Shipped merchant orders with no confirmation yet, plus attempts left in doubt.
+        """Packages the shop shipped with no confirmation yet, plus attempts left in doubt.
+
+        Packages come from ``shop_packages`` (several per order, each with its lines and
+        quantities: partial shipments). An order in ``shipped_status`` with a tracking number and
+        no package row is one package ``"1"`` holding every line (the single-package shop).
 
         An attempt is in doubt when it was claimed more than ``lease`` ago and never finished (the
         task died or the marketplace did not answer): it must be checked, not blindly resent.
         """
         oc, sc, lc = t.orders.c, t.shipment_confirmations.c, t.order_lines.c
+        pc, pic = t.shop_packages.c, t.shop_package_items.c
         stale = utcnow() - lease
-        query = (
+        unconfirmed = or_(sc.id.is_(None), and_(sc.state == "sending", sc.claimed_at < stale))
+        mine = and_(oc.marketplace == marketplace, oc.country == country,
+                    oc.fulfillment == Fulfillment.MERCHANT.value)
+        packages = (
+            select(oc.id, oc.marketplace_order_id, pc.id.label("package_id"), pc.package_ref, pc.carrier,
+                   pc.shipping_method, pc.tracking_number, pc.shipped_at, sc.state, sc.claimed_by)
+            .select_from(
+                t.shop_packages.join(t.orders, oc.id == pc.order_id).outerjoin(
+                    t.shipment_confirmations, and_(sc.order_id == oc.id, sc.package_ref == pc.package_ref)
+                )
+            )
+            .where(mine, unconfirmed)
+            .order_by(oc.id, pc.id)
+        )
+        has_package = select(pc.id).where(pc.order_id == oc.id).exists()
+        single = (
             select(
                 oc.id, oc.marketplace_order_id, oc.carrier, oc.tracking_number, oc.shipped_at, sc.state, sc.claimed_by
             )
@@ -738,18 +759,29 @@ class ShopStore:
                     t.shipment_confirmations, and_(sc.order_id == oc.id, sc.package_ref == "1")
                 )
             )
-            .where(
-                oc.marketplace == marketplace,
-                oc.country == country,
-                oc.status == shipped_status,
-                oc.fulfillment == Fulfillment.MERCHANT.value,
-                oc.tracking_number.is_not(None),
-                or_(sc.id.is_(None), and_(sc.state == "sending", sc.claimed_at < stale)),
-            )
+            .where(mine, oc.status == shipped_status, oc.tracking_number.is_not(None), ~has_package, unconfirmed)
             .order_by(oc.id)
         )
+        out: list[ShipmentToSend] = []
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            package_rows = conn.execute(packages).all()
+            items: dict[int, list[tuple[str, int]]] = {}
+            if package_rows:
+                for r in conn.execute(
+                    select(pic.package_id, lc.line_id, pic.quantity)
+                    .join(t.order_lines, lc.id == pic.order_line_id)
+                    .where(pic.package_id.in_([r.package_id for r in package_rows]))
+                    .order_by(pic.id)
+                ):
+                    items.setdefault(r.package_id, []).append((r.line_id, r.quantity))
+            for r in package_rows:
+                out.append(ShipmentToSend(
+                    order_pk=r.id, order_id=r.marketplace_order_id, package_ref=r.package_ref, carrier=r.carrier,
+                    tracking_number=r.tracking_number, shipped_at=r.shipped_at,
+                    lines=tuple(items.get(r.package_id, ())), in_doubt=r.state == "sending",
+                    claimed_by=r.claimed_by, shipping_method=r.shipping_method,
+                ))
+            rows = conn.execute(single).all()
             lines: dict[int, list[tuple[str, int]]] = {}
             if rows:
                 for r in conn.execute(
@@ -758,7 +790,7 @@ class ShopStore:
                     .order_by(lc.id)
                 ):
                     lines.setdefault(r.order_id, []).append((r.line_id, r.quantity))
-        return [
+        out += [
             ShipmentToSend(
                 order_pk=r.id,
                 order_id=r.marketplace_order_id,
@@ -772,6 +804,50 @@ class ShopStore:
             )
             for r in rows
         ]
+        return out
+
+    def add_package(
+        self,
+        marketplace: str,
+        country: str,
+        order_id: str,
+        package_ref: str,
+        tracking_number: str,
+        items: Sequence[tuple[str, int]],
+        carrier: str | None = None,
+        shipping_method: str | None = None,
+        shipped_at: datetime | None = None,
+    ) -> bool:
+        """Record a package the shop shipped: ``items`` are (marketplace line id, quantity).
+
+        What the shop (or its warehouse) calls when it ships; returns ``False`` if the package
+        was already recorded, so calling it twice is harmless.
+        """
+        oc, lc, pc = t.orders.c, t.order_lines.c, t.shop_packages.c
+        with self._tx() as conn:
+            order_pk = conn.execute(
+                select(oc.id).where(oc.marketplace == marketplace, oc.country == country,
+                                    oc.marketplace_order_id == order_id)
+            ).scalar_one()
+            line_pks = dict(conn.execute(select(lc.line_id, lc.id).where(lc.order_id == order_pk)).all())
+            unknown = [line for line, _ in items if line not in line_pks]
+            if unknown:
+                raise ValueError(f"order {order_id} has no line(s) {', '.join(unknown)}")
+            _insert_ignore(conn, t.shop_packages, [{
+                "order_id": order_pk, "package_ref": package_ref, "carrier": carrier,
+                "shipping_method": shipping_method, "tracking_number": tracking_number,
+                "shipped_at": shipped_at or utcnow(),
+            }])
+            package_pk = conn.execute(
+                select(pc.id).where(pc.order_id == order_pk, pc.package_ref == package_ref)
+            ).scalar_one()
+            if conn.execute(select(func.count()).select_from(t.shop_package_items)
+                            .where(t.shop_package_items.c.package_id == package_pk)).scalar_one():
+                return False
+            conn.execute(t.shop_package_items.insert(), [
+                {"package_id": package_pk, "order_line_id": line_pks[line], "quantity": qty} for line, qty in items
+            ])
+        return True
 
     def claim_shipment(self, item: ShipmentToSend, carrier_code: str, carrier_name: str | None) -> str | None:
         """Take the right to send this confirmation; ``None`` if another run holds it.
@@ -900,6 +976,14 @@ class ShopStore:
                 if step == "lookup" and window is not None:
                     changes["last_window_end"] = window.end
                 conn.execute(update(t.sync_state).where(ss.entry == entry.key).values(**changes))
+
+    def has_lookup(self, entry_key: str) -> bool:
+        """Whether a lookup of this entry ever finished (else the next one onboards the seller)."""
+        sr = t.sync_runs.c
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(sr.id).where(sr.entry == entry_key, sr.step == "lookup").limit(1)
+            ).first() is not None
 
     def count(self, table: str, **where: Any) -> int:
         """Row count of a shop table, optionally filtered by equality (tests and summaries)."""
