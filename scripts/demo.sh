@@ -43,6 +43,13 @@ echo "== summary (from the shop database $AIRFLOW_HOME/ordersync_shop.db)"
 python -m ordersync summary
 
 echo
+echo "== daily recovery: recheck (FBA) and doublecheck (merchant orders) over the last days"
+if ! airflow dags test ordersync_recovery > "$AIRFLOW_HOME/ordersync_recovery.log" 2>&1; then
+  tail -40 "$AIRFLOW_HOME/ordersync_recovery.log"; echo "recovery failed: see $AIRFLOW_HOME/ordersync_recovery.log"; exit 1
+fi
+grep -oE "(recheck|doublecheck) [a-z0-9_]+ counts: \{[^}]*\}" "$AIRFLOW_HOME/ordersync_recovery.log" | sed 's/^/     /' || true
+
+echo
 echo "== reconciliation: marketplace orders vs shop orders"
 export ORDERSYNC_REPORTS_DIR="$PWD/reports"
 if ! airflow dags test ordersync_reconciliation > "$AIRFLOW_HOME/ordersync_reconciliation.log" 2>&1; then

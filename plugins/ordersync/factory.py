@@ -23,6 +23,8 @@ from ordersync.operators import (
     ManualActionOperator,
     ReconcileOperator,
     ReconciliationCheckOperator,
+    RecoverOrdersOperator,
+    RecoverySummaryOperator,
 )
 
 DEFAULT_ARGS = {
@@ -134,6 +136,53 @@ def build_actions_dag(config: Config) -> DAG | None:
     return dag
 
 
+RECOVERY_DAG_ID = "ordersync_recovery"
+RECOVERY_SCHEDULE = "0 4 * * *"  # daily, before the data team's 06:00 report
+
+
+def build_recovery_dag(config: Config) -> DAG:
+    """Daily recheck / doublecheck of every enabled entry, one task group per entry.
+
+    Groups do not depend on each other, so one entry failing never hides the others; the summary
+    runs once all are done (whatever their state) and emits the recovery asset.
+    """
+    from airflow.sdk import TaskGroup
+
+    with DAG(
+        dag_id=RECOVERY_DAG_ID,
+        description="Daily recovery: recheck FBA orders, doublecheck merchant orders, import what is missing",
+        schedule=CronDataIntervalTimetable(RECOVERY_SCHEDULE, timezone="UTC"),
+        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["ordersync", "recovery"],
+        doc_md="""### Daily recovery
+
+For every entry, over the last `recovery_days` (default 3) before the run's data interval end:
+
+- **recheck** lists Amazon-fulfilled (FBA) orders, widened by `fba_extra_days` (entries with
+  `import_fba` only): Amazon lists some of them days late;
+- **doublecheck** lists merchant-fulfilled orders: any order a regular window missed.
+
+Only orders missing from the shop are imported; orders already there only have their status
+compared (cancelled or shipped on the marketplace after import). Listings cost one request per
+100 orders, no per-order call; tasks use the entry's pool and the shared usage-plan limiter.
+XCom per task: `listed`, `already_present`, `recovered`, `status_updates`, `not_imported`.
+""",
+    ) as dag:
+        checks = []
+        for entry in config.enabled:
+            common: dict[str, Any] = {"entry_key": entry.key, "config_path": config.path, "pool": pool_name(entry)}
+            with TaskGroup(group_id=entry.key):
+                if entry.marketplace == "amazon" and entry.import_fba:
+                    checks.append(RecoverOrdersOperator(task_id="recheck", kind="recheck", **common))
+                checks.append(RecoverOrdersOperator(task_id="doublecheck", kind="doublecheck", **common))
+        summary = RecoverySummaryOperator(task_id="summary", trigger_rule="all_done", outlets=[ORDERS_RECOVERED])
+        checks >> summary
+    return dag
+
+
 RECONCILIATION_DAG_ID = "ordersync_reconciliation"
 
 
@@ -171,9 +220,10 @@ Writes the `reconciliation` table, a CSV and an HTML page (path in the `report` 
 
 
 def build_dags(config: Config) -> dict[str, DAG]:
-    """Every enabled entry's DAG, the manual-actions DAG and the reconciliation DAG, by DAG id."""
+    """Every enabled entry's DAG, and the manual-actions, recovery and reconciliation DAGs, by DAG id."""
     dags = {entry.dag_id: build_entry_dag(entry, config.path) for entry in config.enabled}
-    for extra in (build_actions_dag(config), build_reconciliation_dag(config) if config.enabled else None):
+    extras = (build_recovery_dag(config), build_reconciliation_dag(config)) if config.enabled else ()
+    for extra in (build_actions_dag(config), *extras):
         if extra is not None:
             dags[extra.dag_id] = extra
     return dags

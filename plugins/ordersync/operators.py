@@ -136,6 +136,50 @@ class FulfillOrdersOperator(OrderSyncOperator):
         return steps.fulfill(self.channel(entry, store), store, entry), None
 
 
+class RecoverOrdersOperator(OrderSyncOperator):
+    """The daily recovery of one entry: ``recheck`` (FBA) or ``doublecheck`` (merchant orders).
+
+    Re-lists the last ``recovery_days`` before the run's data interval end (plus
+    ``fba_extra_days`` for recheck) and imports only what the shop lacks, updating drifted statuses.
+
+    :param kind: ``recheck`` or ``doublecheck``.
+    XCom: ``listed``, ``already_present``, ``recovered`` (main count), ``status_updates``,
+    ``not_imported``, ``pages``.
+    """
+
+    def __init__(self, *, kind: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.step = kind
+
+    def run_step(self, entry, store, context):
+        from ordersync import steps
+
+        window = steps.recovery_window(entry, self.kind, context["data_interval_end"])
+        self.log.info("%s %s: orders updated %s .. %s", self.kind, entry.key, window.start, window.end)
+        return steps.recover(self.channel(entry, store), store, entry, self.kind, window), window
+
+
+class RecoverySummaryOperator(BaseOperator):
+    """Sum the recovery counts of every entry once all are done (failed ones included).
+
+    Emits the recovery asset, so the reconciliation runs on what recovery left. XCom: totals
+    and ``failed_entries``.
+    """
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ti = context["ti"]
+        totals: dict[str, Any] = {"failed_entries": 0}
+        for task_id in sorted(self.upstream_task_ids):
+            counts = ti.xcom_pull(task_ids=task_id)
+            if not counts:
+                totals["failed_entries"] += 1
+                continue
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
+
+
 class ManualActionOperator(OrderSyncOperator):
     """Run a merchant's manual action on named orders (the ``ordersync_actions`` DAG's trigger form).
 

@@ -1,4 +1,4 @@
-"""The sync steps as plain functions: lookup, accept, import, fulfill.
+"""The sync steps as plain functions: lookup, accept, import, fulfill, recover (recheck, doublecheck).
 
 Each takes a channel adapter, the shop store and the config entry, does its work page by page and
 returns a dict of counts (what the Airflow operators push as XCom). No Airflow import here: the
@@ -289,4 +289,45 @@ def manual_action(
                     log.warning("%s: order %s unreadable: %s", entry.key, row.order_id, exc)
         counts["refreshed"] = store.update_orders(mp, country, [o for o in refreshed if o.status.value != "CANCELLED"])
     counts.update(import_orders(channel, store, entry, order_ids=ids))
+    return counts
+
+
+RECOVERY_KINDS = {
+    # Amazon-fulfilled orders: already shipped when they surface, sometimes days late
+    "recheck": "AMAZON",
+    # merchant-fulfilled orders: the ones a window missed (listed late, updated at its edge)
+    "doublecheck": "MERCHANT",
+}
+
+
+def recovery_window(entry: Any, kind: str, end: datetime) -> Window:
+    """The widened window of a recovery: ``recovery_days`` back, plus ``fba_extra_days`` for recheck."""
+    days = entry.recovery_days + (getattr(entry, "fba_extra_days", 0) if kind == "recheck" else 0)
+    return Window(end - timedelta(days=days), end)
+
+
+def recover(channel: Any, store: ShopStore, entry: Any, kind: str, window: Window, now: datetime | None = None) -> dict[str, Any]:
+    """List the window again (one request per page, no per-order call) and import what is missing.
+
+    Orders already in the shop are only compared: a status that drifted (cancelled or shipped on
+    the marketplace after import) is carried to the shop; nothing is created twice.
+    """
+    counts: dict[str, Any] = {"listed": 0, "already_present": 0, "recovered": 0, "status_updates": 0, "not_imported": 0, "pages": 0}
+    effective = channel.clamp(window, now or utcnow())
+    if effective is None:
+        return counts
+    ids: list[str] = []
+    for page in channel.pages(effective, fulfilled_by=RECOVERY_KINDS[kind]):
+        counts["pages"] += 1
+        readable = [o for o in page if o.order_id]
+        store.stage(entry.marketplace, entry.country, readable)
+        ids += [o.order_id for o in readable]
+    counts["listed"] = len(set(ids))
+    counts["already_present"] = len(store.imported_ids(entry.marketplace, entry.country, ids))
+    if ids:
+        done = import_orders(channel, store, entry, order_ids=ids)
+        counts["recovered"] = done["imported"]
+        counts["status_updates"] = done["updated"] + done["cancelled"]
+        counts["not_imported"] = done["not_imported"]
+    log.info("%s %s counts: %s (window %s .. %s)", kind, entry.key, counts, effective.start, effective.end)
     return counts

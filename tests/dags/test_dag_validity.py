@@ -28,7 +28,22 @@ def test_no_import_errors(dagbag):
 def test_one_dag_per_enabled_entry(dagbag):
     expected = {e.dag_id for e in load_config().enabled}
     assert {"ordersync_amazon_it", "ordersync_amazon_fr"} <= expected
-    assert set(dagbag.dag_ids) == expected | {"ordersync_actions", "ordersync_reconciliation"}
+    assert set(dagbag.dag_ids) == expected | {"ordersync_actions", "ordersync_recovery", "ordersync_reconciliation"}
+
+
+def test_recovery_dag_groups_each_entry_and_summarises_whatever_fails(dagbag):
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("ordersync_recovery")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)  # daily windows, backfillable
+    config = load_config()
+    for entry in config.enabled:
+        ids = {t.task_id for t in dag.tasks if t.task_id.startswith(entry.key + ".")}
+        expected = {f"{entry.key}.doublecheck"} | ({f"{entry.key}.recheck"} if entry.import_fba else set())
+        assert ids == expected
+    summary = dag.get_task("summary")
+    assert summary.trigger_rule == "all_done" and [a.name for a in summary.outlets] == ["ordersync_orders_recovered"]
+    assert len(summary.upstream_task_ids) == len(dag.tasks) - 1
 
 
 def test_manual_actions_dag_offers_every_entry_and_action(dagbag):

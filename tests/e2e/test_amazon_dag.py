@@ -276,3 +276,46 @@ def test_reconciliation_dag_reports_no_gap_after_the_runs(world, tmp_path, monke
     assert report["unexplained"] == 0 and report["duplicated_orders"] == 0 and report["duplicated_moves"] == 0
     assert report["imported"] == world["store"].count("orders", country="IT") and report["not_imported"] >= 2
     assert (tmp_path / "reconciliation_latest.html").exists() and xcom["check"] == {"gaps": 0}
+
+
+def test_recovery_imports_what_windows_missed_and_carries_drift_once(world):
+    store, sandbox = world["store"], world["sandbox"]
+    day_ago = (datetime.now(timezone.utc) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # listed late: updated 30 hours ago, after every regular window over that time was read
+    late = sandbox.post_admin(
+        "/orders",
+        {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "items": [{"sellerSku": "OS-MUG-BLU", "quantity": 2}],
+         "createdTime": day_ago, "lastUpdatedTime": day_ago},
+    )["order"]["orderId"]
+    # cancelled on Amazon after import, the change stamped inside the recovery window only
+    with store.engine.connect() as conn:
+        victim = conn.execute(
+            select(t.orders.c.marketplace_order_id)
+            .where(t.orders.c.country == "IT", t.orders.c.cancelled_at.is_(None), t.orders.c.status == "processing")
+            .order_by(t.orders.c.id)
+        ).first()[0]
+    sandbox.post_admin(f"/orders/{victim}", {"fulfillmentStatus": "CANCELLED", "lastUpdatedTime": day_ago})
+    before_orders = store.count("orders")
+    with store.engine.connect() as conn:
+        before_ids = set(conn.execute(select(t.orders.c.marketplace_order_id)).scalars())
+
+    state, xcom = run_dag(datetime.now(timezone.utc), "ordersync_recovery", {})
+    assert state == "success"
+    it = xcom["amazon_it.doublecheck"]
+    with store.engine.connect() as conn:
+        new_ids = set(conn.execute(select(t.orders.c.marketplace_order_id).where(t.orders.c.country == "IT")).scalars()) - before_ids
+    # the late order, and the order set aside for OS-CLOCK-WALL until the manual test added it
+    assert late in new_ids and it["recovered"] == len(new_ids) == 2
+    assert it["status_updates"] == 1 and it["already_present"] >= 10
+    assert "amazon_de.recheck" in xcom and xcom["summary"]["failed_entries"] == 0
+    with store.engine.connect() as conn:
+        assert conn.execute(
+            select(t.orders.c.cancelled_at).where(t.orders.c.marketplace_order_id == victim)
+        ).scalar() is not None
+
+    moves, orders_after, get_orders = store.count("stock_moves"), store.count("orders"), sandbox.get_admin("/requests")["getOrder"]
+    state, xcom = run_dag(datetime.now(timezone.utc), "ordersync_recovery", {})  # again: nothing new
+    assert state == "success" and xcom["amazon_it.doublecheck"]["recovered"] == 0
+    assert xcom["amazon_it.doublecheck"]["status_updates"] == 0
+    assert store.count("stock_moves") == moves and store.count("orders") == orders_after
+    assert sandbox.get_admin("/requests")["getOrder"] == get_orders  # listings only, no per-order call
