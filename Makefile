@@ -14,6 +14,11 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export SANDBOX_PORT
+# Store tests drop and recreate their tables: one test database per checkout, so worktrees of this
+# repository running `make test` on the same servers never share (and break) each other's schema.
+TEST_DB := ordersync_test_$(subst -,_,$(notdir $(CURDIR)))
+export ORDERSYNC_TEST_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/$(TEST_DB)
+export ORDERSYNC_TEST_MARIADB ?= mysql+pymysql://root@127.0.0.1:3306/$(TEST_DB)
 
 .PHONY: help venv demo test compose-check bench airflow lock clean
 
