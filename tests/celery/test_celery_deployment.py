@@ -156,15 +156,13 @@ def _wait(what: str, check, procs: Processes, timeout: float = STEP_TIMEOUT, eve
 
 
 class Api:
-    """REST API v2 with a JWT from POST /auth/token (simple auth manager, generated password)."""
+    """REST API v2 with a JWT from POST /auth/token (simple auth manager, password from its file)."""
 
     def __init__(self, base: str, home: Path):
         self.base, self.http = base, requests.Session()
         self.passwords = home / "simple_auth_manager_passwords.json.generated"
 
     def login(self) -> bool:
-        if not self.passwords.exists():  # the api-server writes it when it starts
-            return False
         password = json.loads(self.passwords.read_text())["admin"]
         try:
             r = self.http.post(f"{self.base}/auth/token", json={"username": "admin", "password": password}, timeout=5)
@@ -250,6 +248,10 @@ def deployment(tmp_path_factory):
         _run(env, sys.executable, "-m", "ordersync", "db", "upgrade")
         _run(env, sys.executable, "-m", "ordersync", "demo", "seed-products")
 
+        # a password written beforehand: the api-server would otherwise print a generated one to its log
+        passwords = home / "simple_auth_manager_passwords.json.generated"
+        passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(16)}))
+        passwords.chmod(0o600)
         procs.start("api-server", str(BIN / "airflow"), "api-server", "--port", str(api_port), "--host", "127.0.0.1")
         procs.start("scheduler", str(BIN / "airflow"), "scheduler")
         procs.start("dag-processor", str(BIN / "airflow"), "dag-processor")
