@@ -109,3 +109,42 @@ def test_marketplace_tasks_share_one_pool_per_seller_and_region(dagbag):
     for entry in eu:
         dag = dagbag.get_dag(entry.dag_id)
         assert {t.pool for t in dag.tasks} == {"ordersync_amazon_eu_eu"}
+
+
+def test_two_hundred_entries_load_without_errors(airflow_db, tmp_path, monkeypatch):
+    """A 200-entry config (18 Amazon countries x seller accounts) loads: every DAG, no import error.
+
+    Parse time is measured by ``make bench BENCH=parse``, not asserted here (machines differ).
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.helpers.configs import write_config
+
+    config = write_config(tmp_path / "marketplaces.yaml", 200)
+    monkeypatch.setenv("ORDERSYNC_CONFIG", str(config))
+    bag = DagBag(str(REPO / "dags"))
+    assert bag.import_errors == {}
+    assert len(bag.dag_ids) == 200 == len({e.dag_id for e in load_config(config).enabled})
+    assert all(len(bag.get_dag(d).tasks) == 4 for d in bag.dag_ids)
+
+
+def test_two_hundred_entries_import_nothing_heavy(tmp_path):
+    from tests.helpers.configs import write_config
+
+    config = write_config(tmp_path / "marketplaces.yaml", 200)
+    code = textwrap.dedent(
+        f"""
+        import os, runpy, sys
+        os.environ["ORDERSYNC_CONFIG"] = {str(config)!r}
+        import airflow.sdk, airflow.timetables.interval
+        before = set(sys.modules)
+        dags = runpy.run_path({str(REPO / "dags" / "ordersync_dags.py")!r})
+        added = set(sys.modules) - before
+        heavy = sorted(m for m in added if m.startswith(("ordersync.shop", "ordersync.channels", "ordersync.hooks",
+                       "ordersync.steps", "pandas", "requests", "httpx", "urllib3", "sqlalchemy")))
+        print(sum(1 for k in dags if k.startswith("ordersync_amazon_")), ",".join(heavy))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, _, heavy = out.stdout.strip().splitlines()[-1].partition(" ")
+    assert int(count) == 200 and heavy == "", out.stdout
