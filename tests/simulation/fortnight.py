@@ -1,0 +1,340 @@
+"""The fortnight simulation: days of marketplace life through the real DAGs, then the ground truth.
+
+    python -m tests.simulation.fortnight --days 14 --orders-per-day 200     (make simulate)
+
+The sandbox marketplace (a real HTTP server with Amazon's usage plans) receives the events of a
+deterministic :class:`~ordersync.sandbox.timeline.Timeline` as simulated time passes: orders
+listed hours late, FBA orders days late, pending for days, cancelled before and after import.
+For every 4-hour interval each country's DAG runs through Airflow (``dag.test``), the warehouse
+ships orders, and on the way come a 429 storm, a 5xx burst, a 6-hour outage (its runs fail), an
+import task killed with SIGKILL in the middle, and a backfill of a day already run. The daily
+recovery DAG runs every day, the reconciliation DAG at the end. Then the shop database is
+compared with the timeline: orders lost, orders duplicated, stock moves duplicated,
+confirmations sent twice, reservations left open. All must be 0, and the reconciliation must
+agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+COUNTRIES = ("IT", "FR", "DE")
+STEP = timedelta(hours=4)
+SCHEDULE = "0 */4 * * *"
+
+
+def configure_airflow(home: Path) -> None:
+    """Airflow settings for an isolated home; must run before anything imports Airflow."""
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "plugins"), str(REPO), os.environ.get("PYTHONPATH")) if p)
+    for path in (str(REPO), str(REPO / "plugins")):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+class Simulation:
+    """One simulated period; :meth:`run` returns the figures."""
+
+    def __init__(self, workdir: Path, days: int, orders_per_day: int, seed: int = 7, log=print):
+        from ordersync.sandbox.timeline import Timeline
+
+        self.workdir, self.days, self.log = workdir, days, log
+        now = datetime.now(UTC)
+        # the simulated period ends a few hours ago, aligned on the 4-hour schedule
+        end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=now.hour % 4) - STEP
+        self.start = end - timedelta(days=days)
+        self.timeline = Timeline(self.start, days, orders_per_day, COUNTRIES, seed=seed)
+        self.shop_path = workdir / "shop.db"
+        self.config_path = workdir / "marketplaces.yaml"
+        self.events_done: datetime | None = None
+        self.failed_runs: list[str] = []
+        self.runs = 0
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def write_config(self) -> None:
+        entries = "\n".join(
+            f"  - {{marketplace: amazon, country: {c}, conn_id: amazon_eu, import_fba: {str(c == 'DE').lower()}, "
+            f"carrier_map: {{courier: Other}}}}"
+            for c in COUNTRIES
+        )
+        self.config_path.write_text(
+            f"defaults:\n  schedule: '{SCHEDULE}'\n  overlap_minutes: 30\n  start_date: {self.start.date()}\n"
+            f"  onboarding: none\nentries:\n{entries}\n"
+        )
+        os.environ["ORDERSYNC_CONFIG"] = str(self.config_path)
+
+    def start_sandbox(self):
+        from tests.helpers.sandbox import start_sandbox
+
+        # no generated history: every order comes from the timeline; plans enforced, 1000x faster
+        self.sandbox = start_sandbox(seed=1, days=1, orders_per_day=0, countries=",".join(COUNTRIES),
+                                     usage_plans=True, time_scale=1000)
+        url = self.sandbox.url
+        os.environ["AIRFLOW_CONN_AMAZON_EU"] = json.dumps({
+            "conn_type": "http", "host": url, "login": "sandbox-client-id", "password": "sandbox-client-secret",
+            "extra": {"refresh_token": "sandbox-refresh-token", "lwa_url": f"{url}/auth/o2/token", "rate_scale": 1000},
+        })
+        os.environ["AIRFLOW_CONN_ORDERSYNC_SHOP"] = json.dumps({"conn_type": "sqlite", "host": str(self.shop_path)})
+
+    def open_shop(self):
+        from ordersync import demo
+        from ordersync.shop.store import ShopStore
+
+        self.store = ShopStore.from_url(f"sqlite:///{self.shop_path}")
+        self.store.migrate()
+        demo.seed_products(self.store)
+
+    # -- the marketplace's life --------------------------------------------------------------
+
+    def push_events(self, until: datetime) -> int:
+        """Send the timeline's events up to ``until`` to the sandbox (what Amazon shows by then)."""
+        from ordersync.marketplaces import amazon_marketplace
+        from ordersync.sandbox.world import iso
+
+        pushed = 0
+        for event in self.timeline.until(until, after=self.events_done):
+            order = event.order
+            if event.kind == "appear":
+                status, updated = order.status_at(event.when)
+                self.sandbox.post_admin("/orders", {
+                    "orderId": order.order_id,
+                    "marketplaceId": amazon_marketplace(order.country).marketplace_id,
+                    "fulfillmentStatus": status,
+                    "fulfilledBy": order.fulfilled_by,
+                    "items": [{"sellerSku": sku, "quantity": qty} for sku, qty in order.items],
+                    "createdTime": iso(order.created),
+                    "lastUpdatedTime": iso(updated),
+                })
+            else:
+                self.sandbox.post_admin(f"/orders/{order.order_id}",
+                                        {"fulfillmentStatus": event.status, "lastUpdatedTime": iso(event.when)})
+            pushed += 1
+        self.events_done = until
+        return pushed
+
+    def fault(self, body: dict | None) -> None:
+        if body is None:
+            self.sandbox.http.delete(self.sandbox.url + "/_admin/faults", timeout=10).raise_for_status()
+        else:
+            self.sandbox.post_admin("/faults", body)
+
+    # -- Airflow ---------------------------------------------------------------------------
+
+    def run_dag(self, dag_id: str, logical_date: datetime, conf: dict | None = None) -> str:
+        from airflow.dag_processing.dagbag import DagBag
+
+        if not hasattr(self, "_bag"):
+            self._bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+            assert not self._bag.import_errors, self._bag.import_errors
+        run = self._bag.get_dag(dag_id).test(logical_date=logical_date, run_conf=conf or {})
+        self.runs += 1
+        if run.state != "success":
+            self.failed_runs.append(f"{dag_id}@{logical_date:%m-%d %H:%M}")
+        return run.state
+
+    def lookup_only(self, country: str, end: datetime) -> None:
+        """The lookup task's work for one interval (what ran before the import task was killed)."""
+        from ordersync import steps
+        from ordersync.config import load_config
+        from ordersync.operators import OrderSyncOperator
+
+        entry = load_config().entry(f"amazon_{country.lower()}")
+        window = steps.run_window(entry, end - STEP, end)
+        steps.lookup(OrderSyncOperator.channel(entry, self.store), self.store, entry, window)
+
+    def killed_import(self, country: str) -> bool:
+        """An import task killed with SIGKILL in the middle: True if it died before finishing."""
+        before = self.store.count("orders")
+        code = (
+            "from tests.simulation.fortnight import import_in_child; "
+            f"import_in_child({str(self.shop_path)!r}, {str(self.config_path)!r}, 'amazon_{country.lower()}')"
+        )
+        child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=os.environ.copy())
+        deadline = time.monotonic() + 60
+        while child.poll() is None and time.monotonic() < deadline:
+            if self.store.count("orders") > before:  # a page is in: kill it in the middle of the next
+                os.kill(child.pid, signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        child.wait()
+        return child.returncode == -signal.SIGKILL
+
+    def warehouse(self, share: float = 0.5) -> int:
+        """Ship part of the open merchant orders of every country, with tracking numbers."""
+        from ordersync import demo
+        from ordersync.config import load_config
+
+        shipped = 0
+        for entry in load_config().enabled:
+            open_ = self.store.count("orders", country=entry.country, status=entry.order_status, fulfillment="MERCHANT")
+            shipped += len(demo.ship_orders(self.store, entry, int(open_ * share), carrier="courier"))
+        return shipped
+
+    # -- the whole period --------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        self.write_config()
+        self.start_sandbox()
+        try:
+            self.open_shop()
+            return self._run()
+        finally:
+            self.sandbox.stop()
+            for key in ("AIRFLOW_CONN_AMAZON_EU", "AIRFLOW_CONN_ORDERSYNC_SHOP"):
+                os.environ.pop(key, None)
+
+    def _run(self) -> dict[str, Any]:
+        intervals = int(timedelta(days=self.days) / STEP)
+        per_day = int(timedelta(days=1) / STEP)
+        storm, burst = intervals // 3, intervals // 2
+        outage = range(intervals // 4, intervals // 4 + 2)  # two 4-hour runs down: a 6-hour outage and more
+        killed_at, backfill_at = intervals // 2 + 1, (2 * intervals) // 3
+        started = time.monotonic()
+        for i in range(1, intervals + 1):
+            end = self.start + i * STEP
+            self.push_events(end)
+            if i == storm:
+                self.fault({"operation": "searchOrders", "status": 429, "count": 12, "after": 1})
+            if i == burst:
+                self.fault({"operation": "searchOrders", "status": 503, "count": 3})
+            if i in outage:
+                # the marketplace is down: each country's run fails (Airflow would alert); nothing is read
+                self.failed_runs += [f"ordersync_amazon_{c.lower()}@{end:%m-%d %H:%M} (outage)" for c in COUNTRIES]
+                continue
+            if i == killed_at:  # FR's lookup stages the interval, then its import is killed mid-way
+                self.lookup_only("FR", end)
+                self.log(f"   interval {i}: import killed with SIGKILL mid-way: {self.killed_import('FR')}")
+            for country in COUNTRIES:
+                self.run_dag(f"ordersync_amazon_{country.lower()}", end)
+            if i == backfill_at:  # the previous day again, over runs already done
+                for j in range(i - per_day, i):
+                    for country in COUNTRIES:
+                        self.run_dag(f"ordersync_amazon_{country.lower()}", self.start + j * STEP)
+            self.fault(None)
+            if i % per_day == 0:
+                self.warehouse()
+                self.run_dag("ordersync_recovery", end)
+                self.log(f"   day {i // per_day}/{self.days}: {self.store.count('orders')} shop orders, "
+                         f"{self.runs} DAG runs, {time.monotonic() - started:.0f} s")
+        # the last shipments get confirmed, then the daily recovery and the data team's report
+        last = self.start + intervals * STEP
+        for country in COUNTRIES:
+            self.run_dag(f"ordersync_amazon_{country.lower()}", last)
+        self.run_dag("ordersync_recovery", last)
+        os.environ["ORDERSYNC_REPORTS_DIR"] = str(self.workdir / "reports")
+        self.run_dag("ordersync_reconciliation", last)
+        return self.figures()
+
+    def figures(self) -> dict[str, Any]:
+        """Ground truth (the timeline) against the shop database and the sandbox's confirmations."""
+        from sqlalchemy import func, select
+
+        from ordersync import reconcile
+        from ordersync.config import load_config
+        from ordersync.shop import schema as t
+
+        config = load_config()
+        fba = {e.country for e in config.enabled if e.import_fba}
+        expected = {oid for c in COUNTRIES for oid in self.timeline.expected_in_shop(c in fba) if self._country(oid) == c}
+        with self.store.engine.connect() as conn:
+            shop = conn.execute(select(t.orders.c.marketplace_order_id, func.count()).group_by(t.orders.c.marketplace_order_id)).all()
+            moves_twice = conn.execute(
+                select(func.count()).select_from(
+                    select(t.stock_moves.c.order_line_id, t.stock_moves.c.reservation_id, t.stock_moves.c.reason)
+                    .group_by(t.stock_moves.c.order_line_id, t.stock_moves.c.reservation_id, t.stock_moves.c.reason)
+                    .having(func.count() > 1).subquery()
+                )
+            ).scalar()
+            open_reservations = conn.execute(
+                select(t.reservations.c.marketplace_order_id).where(t.reservations.c.state == "reserved").distinct()
+            ).scalars().all()
+            cancelled_in_shop = set(conn.execute(
+                select(t.orders.c.marketplace_order_id).where(t.orders.c.cancelled_at.is_not(None))).scalars())
+        in_shop = {oid for oid, _ in shop}
+        by_id = {o.order_id: o for o in self.timeline.orders}
+        cancelled_late = {oid for oid in in_shop if by_id[oid].status_at(self.timeline.end)[0] == "CANCELLED"}
+        sent = {}
+        for c in self.sandbox.get_admin("/confirmations")["confirmations"]:
+            if c["accepted"]:
+                key = (c["orderId"], c.get("packageReferenceId"))
+                sent[key] = sent.get(key, 0) + 1
+        report = reconcile.build(self.store, list(config.enabled)).totals()
+        return {
+            "orders_expected": len(expected),
+            "orders_in_shop": len(in_shop),
+            "orders_lost": len(expected - in_shop),
+            "orders_duplicated": sum(n - 1 for _, n in shop),
+            "stock_moves_duplicated": moves_twice,
+            "confirmations_sent_twice": sum(n - 1 for n in sent.values()),
+            "reservations_left_open": sum(1 for oid in open_reservations if by_id[oid].status_at(self.timeline.end)[0] != "PENDING"),
+            "cancellations_not_applied": len(cancelled_late - cancelled_in_shop),
+            "confirmations": sum(sent.values()),
+            "dag_runs": self.runs,
+            "failed_runs": len(self.failed_runs),
+            "report_unexplained": report["unexplained"],
+            "report_duplicated": report["duplicated_orders"] + report["duplicated_moves"] + report["confirmed_twice"],
+        }
+
+    def _country(self, order_id: str) -> str:
+        return next(o.country for o in self.timeline.orders if o.order_id == order_id)
+
+
+def import_in_child(shop_path: str, config_path: str, entry_key: str) -> None:
+    """The import task's work in a process of its own (the one the simulation kills)."""
+    from ordersync import steps
+    from ordersync.channels.amazon import AmazonChannel
+    from ordersync.config import load_config
+    from ordersync.shop.store import ShopStore
+
+    entry = load_config(config_path).entry(entry_key).model_copy(update={"page_size": 5})  # many small pages
+    store = ShopStore.from_url(f"sqlite:///{shop_path}")
+    steps.import_orders(AmazonChannel(None, entry.country), store, entry)
+
+
+ZERO = ("orders_lost", "orders_duplicated", "stock_moves_duplicated", "confirmations_sent_twice", "reservations_left_open",
+        "cancellations_not_applied")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.simulation.fortnight", description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--orders-per-day", type=int, default=200, help="per country")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="ordersync-fortnight-"))
+    configure_airflow(work / "airflow")
+    (work / "airflow").mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    print(f"== {args.days} days x {len(COUNTRIES)} Amazon countries x {args.orders_per_day} orders a day (work dir {work})")
+    figures = Simulation(work, args.days, args.orders_per_day, args.seed).run()
+    for key, value in figures.items():
+        print(f"   {key:28} {value}")
+    bad = {k: figures[k] for k in ZERO if figures[k]}
+    agree = figures["report_unexplained"] == figures["orders_lost"] and figures["report_duplicated"] == 0
+    print("== " + ("PASS: nothing lost, nothing twice" if not bad and agree else f"FAIL: {bad or 'report disagrees'}"))
+    return 0 if not bad and agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
