@@ -125,9 +125,20 @@ class BearerTokenHook(HttpHook):
     # -- calls -----------------------------------------------------------------------------
 
     def call(
-        self, method: str, endpoint: str, *, params: dict[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        retry_unknown: bool = True,
     ) -> requests.Response:
-        """One API call; the 2xx response or a :class:`~ordersync.hooks.MarketplaceError`."""
+        """One API call; the 2xx response or a :class:`~ordersync.hooks.MarketplaceError`.
+
+        ``retry_unknown=False`` for requests that must not be repeated blindly (a Lengow action
+        would be queued twice): a 5xx or network error then raises
+        :class:`~ordersync.hooks.MarketplaceUnavailable` at once and the caller checks first.
+        """
         refreshed = False
         failures = 0
         throttled_for = 0.0
@@ -145,7 +156,7 @@ class BearerTokenHook(HttpHook):
                 )
             except requests.RequestException as exc:
                 failures += 1
-                if failures > self.max_retries:
+                if failures > self.max_retries or not retry_unknown:
                     raise MarketplaceUnavailable(f"{method} {endpoint}: {exc}") from None
                 self.stats["retried"] += 1
                 self._wait(failures - 1)
@@ -167,7 +178,7 @@ class BearerTokenHook(HttpHook):
                 continue
             if status >= 500:
                 failures += 1
-                if failures > self.max_retries:
+                if failures > self.max_retries or not retry_unknown:
                     code, message = _error_text(response)
                     raise MarketplaceUnavailable(f"{method} {endpoint}: {status} {code}: {message}")
                 self.stats["retried"] += 1

@@ -116,6 +116,11 @@ def accept(
         try:
             channel.answer(order, choice)
         except MarketplaceRequestError as exc:
+            # a retried request whose first attempt got through is refused as "already answered"
+            if channel.answered(order.order_id):
+                acceptances.finish(store, mp, country, order.order_id, claim.token, "sent", f"answered on the marketplace ({exc.message})")
+                counts["accepted" if choice == "accept" else "refused"] += 1
+                continue
             acceptances.finish(store, mp, country, order.order_id, claim.token, "rejected", exc.message)
             counts["failed"] += 1
             log.warning("%s: %s of %s refused by the marketplace: %s", entry.key, choice, order.order_id, exc)

@@ -128,23 +128,32 @@ def test_cdiscount_rerun_answers_nothing_twice_and_imports_released_orders(world
     sales = Counter(o for o, reason in _sales(store, "cdiscount") if reason == "sale")
     assert all(sales[o] >= 1 for o in accepted)
     # one answer per order, whatever the reruns
-    approvals = Counter(a["order_id"] for a in sandbox.get_admin("/cdiscount/actions")["actions"] if a["operation"] == "approval")
+    approvals = Counter(a["order_id"] for a in sandbox.get_admin("/cdiscount/actions")["actions"] if a["operation"] == "approval" and a["accepted"])
     assert set(approvals.values()) == {1}
     assert len(_rows(store, "acceptances", marketplace="cdiscount")) == len(accepted | refused)
 
-    # accept re-run by hand, and a marketplace 500 on the next call: still nothing sent twice
+    # accept re-run by hand: nothing left to answer
     entry = load_config().entry("cdiscount_fr")
-    sandbox.post_admin("/cdiscount/fail", {"operation": "approval", "status": 500, "count": 1})
     counts = steps.accept(OrderSyncOperator.channel(entry), store, entry)
     assert counts["accepted"] == counts["refused"] == 0
-    approvals = Counter(a["order_id"] for a in sandbox.get_admin("/cdiscount/actions")["actions"] if a["operation"] == "approval")
+    # a new order whose approval goes through but whose answer is lost (500): the hook retries,
+    # Cdiscount says it is answered already, and the acceptance counts as sent, once
+    product = next(p for p in _rows(store, "products") if p["stock"] >= 5)
+    lost = sandbox.post_admin("/cdiscount/orders", {"status": "waiting", "lines": [{"sku": product["sku"], "quantity": 1}]})["order"]["orderId"]
+    store.stage("cdiscount", "FR", OrderSyncOperator.channel(entry).fetch([lost])[0])
+    sandbox.post_admin("/cdiscount/fail", {"operation": "approval", "status": 500, "count": 1, "after": True})
+    counts = steps.accept(OrderSyncOperator.channel(entry), store, entry)
+    assert counts["accepted"] == 1 and counts["failed"] == 0
+    assert _rows(store, "acceptances", marketplace_order_id=lost)[0]["state"] == "sent"
+    world["lost_sku"] = product["sku"]
+    approvals = Counter(a["order_id"] for a in sandbox.get_admin("/cdiscount/actions")["actions"] if a["operation"] == "approval" and a["accepted"])
     assert set(approvals.values()) == {1}
 
 
 def test_cdiscount_new_order_refused_and_cancelled_order_restores_stock(world):
     store, sandbox = world["store"], world["sandbox"]
     entry = load_config().entry("cdiscount_fr")
-    product = next(p for p in _rows(store, "products") if p["stock"] >= 3)
+    product = next(p for p in _rows(store, "products") if p["stock"] >= 3 and p["sku"] != world.get("lost_sku"))
     ok = sandbox.post_admin("/cdiscount/orders", {"status": "waiting", "lines": [{"sku": product["sku"], "quantity": 1}]})["order"]["orderId"]
     short = sandbox.post_admin(
         "/cdiscount/orders", {"status": "waiting", "lines": [{"sku": product["sku"], "quantity": product["stock"] + 50}]}
@@ -179,6 +188,8 @@ def test_cdiscount_shipments_sent_once_per_parcel(world):
         )
     shipped = demo.ship_orders(store, entry, 3, carrier="colissimo")
     assert len(shipped) == 3
+    # the first parcel is declared but its answer is lost: the retry finds it, no second parcel
+    sandbox.post_admin("/cdiscount/fail", {"operation": "shipments", "status": 502, "count": 1, "after": True})
     for _ in range(2):
         state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=1), CDISCOUNT_DAG)
         assert state == "success"
@@ -226,6 +237,8 @@ def test_lengow_unacknowledged_shipment_shows_as_not_shipped(world):
     shipped = demo.ship_orders(store, entry, 2, carrier="chronopost")
     assert len(shipped) == 2
     sandbox.post_admin(f"/lengow/orders/{shipped[1]}", {"no_ack": True})
+    # the first ship action is queued but its answer is lost: the queue is read before any resend
+    sandbox.post_admin("/lengow/fail", {"operation": "action:ship", "status": 500, "count": 1, "after": True})
     state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=1), LENGOW_DAG)
     assert state == "success" and xcom["fulfillment"]["confirmed"] == 2
     sandbox.post_admin("/clock", {"advance_seconds": 31 * 60})  # past Lengow's acknowledgement delay

@@ -221,6 +221,15 @@ class CdiscountChannel:
         url = None
         if self.tracking_url:
             url = self.tracking_url.format(tracking_number=shipment.tracking_number, carrier=carrier_name or carrier_code)
+        try:
+            self._post_parcel(shipment, carrier_code, carrier_name, url)
+        except MarketplaceRequestError as exc:
+            # a retry whose first attempt got through: the parcel is there, nothing to resend
+            if exc.status == 409 and self.package_confirmed(shipment.order_id, shipment.package_ref):
+                return
+            raise
+
+    def _post_parcel(self, shipment: Shipment, carrier_code: str, carrier_name: str | None, url: str | None) -> None:
         self.hook.call(
             "POST",
             SHIPMENTS.format(order_id=shipment.order_id),

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ordersync.channels.amazon import InvalidOrder, iso, parse_time
-from ordersync.hooks import MarketplaceRequestError
+from ordersync.hooks import MarketplaceUnavailable
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, Window
 from ordersync.shop.store import StagedOrder
 
@@ -208,20 +208,29 @@ class LengowChannel:
         return [a for a in body.get("results") or [] if isinstance(a, dict) and a.get("marketplace") in (None, self.lengow_marketplace)]
 
     def _act(self, order_id: str, action_type: str, **fields: Any) -> None:
-        # an action already queued or processed (an earlier attempt got through) is not sent again
-        if any(not a.get("errors") for a in self.queued(order_id, action_type)):
-            return
-        self.hook.call(
-            "POST",
-            ACTIONS,
-            json={
-                "account_id": self.hook.account_id(),
-                "marketplace": self.lengow_marketplace,
-                "marketplace_order_id": order_id,
-                "action_type": action_type,
-                **{k: v for k, v in fields.items() if v is not None},
-            },
-        )
+        """Queue an action unless Lengow already holds one (an earlier attempt got through).
+
+        The POST is never retried blindly: after a 5xx or a lost answer the queue is read again
+        first, so an action is queued once."""
+        body = {
+            "account_id": self.hook.account_id(),
+            "marketplace": self.lengow_marketplace,
+            "marketplace_order_id": order_id,
+            "action_type": action_type,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        attempts = 0
+        while True:
+            if any(not a.get("errors") for a in self.queued(order_id, action_type)):
+                return
+            try:
+                self.hook.call("POST", ACTIONS, json=body, retry_unknown=False)
+                return
+            except MarketplaceUnavailable:
+                attempts += 1
+                if attempts > self.hook.max_retries:
+                    raise
+                self.hook._wait(attempts - 1)
 
     def answer(self, order: MarketplaceOrder, decision: str) -> None:
         self._act(order.order_id, "accept" if decision == "accept" else "refuse")

@@ -65,6 +65,7 @@ class AcceptFirstWorld:
             self._actions: list[dict] = []
             self._counts: Counter[str] = Counter()
             self._failures: dict[str, list[int]] = {}
+            self._lost_answers: dict[str, list[int]] = {}
             for order in self._generate():
                 self._orders[order["id"]] = order
 
@@ -169,9 +170,20 @@ class AcceptFirstWorld:
         with self._lock:
             return dict(self._counts)
 
-    def fail(self, operation: str, status: int, count: int = 1) -> None:
+    def fail(self, operation: str, status: int, count: int = 1, after: bool = False) -> None:
+        """The next ``count`` calls of ``operation`` answer ``status``; with ``after`` the call is
+        carried out first and only its answer is lost (the client cannot know it got through)."""
         with self._lock:
-            self._failures.setdefault(operation, []).extend([status] * count)
+            target = self._lost_answers if after else self._failures
+            target.setdefault(operation, []).extend([status] * count)
+
+    def lose_answer(self, operation: str) -> None:
+        """Called by a route once it has done its work: raise an armed "answer lost" failure."""
+        with self._lock:
+            pending = self._lost_answers.get(operation)
+            if pending:
+                status = pending.pop(0)
+                raise SandboxError(status, "InjectedFailure", f"sandbox: {operation} done, answer lost ({status})")
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -165,6 +165,7 @@ async def approval(order_id: str, request: Request):
     if status not in ("Accepted", "Refused"):
         raise SandboxError(400, "InvalidInput", "status must be Accepted or Refused")
     order = _world(request).answer(order_id, status == "Accepted", {"operation": "approval", "status": status})
+    _world(request).lose_answer("approval")
     return render(order)
 
 
@@ -176,7 +177,12 @@ async def shipments(order_id: str, request: Request):
               "carrier": body.get("carrierName"), "url": body.get("trackingUrl"), "lines": body.get("orderLineIds") or []}
     if not parcel["carrier"]:
         raise SandboxError(400, "InvalidInput", "carrierName is required")
-    order = _world(request).ship(order_id, parcel, {"operation": "shipment", **{k: v for k, v in parcel.items()}})
+    world = _world(request)
+    existing = world.find(order_id)
+    if existing and parcel["ref"] and any(s.get("ref") == parcel["ref"] for s in existing["shipments"]):
+        raise SandboxError(409, "DuplicateParcel", f"parcel {parcel['ref']} of order {order_id} is already declared")
+    order = world.ship(order_id, parcel, {"operation": "shipment", **parcel})
+    world.lose_answer("shipments")
     return JSONResponse(render(order), status_code=201)
 
 
@@ -221,9 +227,10 @@ async def admin_status(order_id: str, request: Request):
 
 @admin.post("/fail")
 async def admin_fail(request: Request):
-    """``{"operation": "approval", "status": 500, "count": 1}``: the next calls fail."""
+    """``{"operation": "approval", "status": 500, "count": 1, "after": false}``: the next calls fail
+    (``after``: they are carried out, then answer the error)."""
     body = await request.json()
-    _world(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)))
+    _world(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)), bool(body.get("after")))
     return {"status": "armed"}
 
 

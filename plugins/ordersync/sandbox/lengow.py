@@ -216,7 +216,9 @@ def list_orders(request: Request):
 async def post_action(request: Request):
     body = await request.json() or {}
     _authorize(request, f"action:{body.get('action_type')}", body.get("account_id"))
-    return JSONResponse(render_action(_world(request).queue(body)), status_code=201)
+    action = _world(request).queue(body)
+    _world(request).lose_answer(f"action:{body.get('action_type')}")
+    return JSONResponse(render_action(action), status_code=201)
 
 
 @router.get("/lengow/v3.0/orders/actions/")
@@ -273,7 +275,7 @@ async def admin_status(order_id: str, request: Request):
 @admin.post("/fail")
 async def admin_fail(request: Request):
     body = await request.json()
-    _world(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)))
+    _world(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)), bool(body.get("after")))
     return {"status": "armed"}
 
 
