@@ -264,3 +264,12 @@ def test_manual_refuse_and_accept_through_steps(world):
     assert counts["refused"] == 0 and counts["not_waiting"] == 1
     approvals = [a for a in sandbox.get_admin("/cdiscount/actions", orderId=order_id)["actions"] if a["operation"] == "approval"]
     assert [a["status"] for a in approvals] == ["Accepted"]
+
+    # the same through Airflow: the ordersync_actions trigger form refuses a waiting order
+    other = sandbox.post_admin("/cdiscount/orders", {"status": "waiting", "lines": [{"sku": missing, "quantity": 1}]})["order"]["orderId"]
+    state, xcom = run_dag(
+        datetime.now(timezone.utc), "ordersync_actions", {"entry": "cdiscount_fr", "action": "refuse", "order_ids": [other]}
+    )
+    assert state == "success" and xcom["action"]["refused"] == 1
+    approvals = [a for a in sandbox.get_admin("/cdiscount/actions", orderId=other)["actions"] if a["operation"] == "approval"]
+    assert [a["status"] for a in approvals] == ["Refused"]
