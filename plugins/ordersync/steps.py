@@ -60,7 +60,7 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
     return counts
 
 
-ACCEPT_COUNTS = ("accepted", "refused", "already_answered", "failed", "unreadable")
+ACCEPT_COUNTS = ("accepted", "refused", "already_answered", "failed", "not_acknowledged", "unreadable")
 
 
 def accept(
@@ -101,7 +101,17 @@ def accept(
     committed: dict[int, int] = {}  # stock this run already promised, so two orders never share a unit
     for order in orders:
         previous = known.get(order.order_id)
-        if previous is not None and previous["state"] != "sending":
+        if previous is not None and previous["state"] == "sent" and hasattr(channel, "answer_failed"):
+            # Lengow: still waiting although we answered; the marketplace may never have taken it
+            message = channel.answer_failed(order.order_id)
+            if message:
+                acceptances.mark_rejected(store, mp, country, order.order_id, message)
+                previous = {**previous, "state": "rejected"}
+                counts["not_acknowledged"] += 1
+                log.warning("%s: answer to %s not acknowledged: %s", entry.key, order.order_id, message)
+        if previous is not None and previous["state"] == "rejected" and decision:
+            acceptances.forget_rejected(store, mp, country, order.order_id)  # the merchant answers again
+        elif previous is not None and previous["state"] != "sending":
             counts["already_answered"] += 1
             continue
         choice, why = (decision, "manual action") if decision else rules.acceptance(order, catalog, entry, committed)

@@ -273,3 +273,27 @@ def test_manual_refuse_and_accept_through_steps(world):
     assert state == "success" and xcom["action"]["refused"] == 1
     approvals = [a for a in sandbox.get_admin("/cdiscount/actions", orderId=other)["actions"] if a["operation"] == "approval"]
     assert [a["status"] for a in approvals] == ["Refused"]
+
+
+def test_lengow_answer_not_acknowledged_is_reported_and_can_be_sent_again(world):
+    store, sandbox = world["store"], world["sandbox"]
+    entry = load_config().entry("lengow_amazon_fr")
+    product = next(p for p in _rows(store, "products") if p["stock"] >= 3)
+    order_id = sandbox.post_admin(
+        "/lengow/orders", {"status": "waiting", "group": "amazon_fr", "lines": [{"sku": product["sku"], "quantity": 1}]}
+    )["order"]["marketplace_order_id"]
+    sandbox.post_admin(f"/lengow/orders/{order_id}", {"no_ack": True})
+    state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=3), LENGOW_DAG)
+    assert state == "success" and _rows(store, "acceptances", marketplace_order_id=order_id)[0]["state"] == "sent"
+    sandbox.post_admin("/clock", {"advance_seconds": 31 * 60})
+    state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=3), LENGOW_DAG)
+    assert xcom["accept"]["not_acknowledged"] == 1
+    row = _rows(store, "acceptances", marketplace_order_id=order_id)[0]
+    assert row["state"] == "rejected" and "not acknowledged" in row["message"]
+    # a scheduled run does not answer again; the merchant's manual accept does, once
+    state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=3), LENGOW_DAG)
+    assert xcom["accept"]["accepted"] == 0
+    counts = steps.manual_action(OrderSyncOperator.channel(entry), store, entry, "accept", [order_id])
+    assert counts["accepted"] == 1
+    sent = [a for a in sandbox.get_admin("/lengow/actions", orderId=order_id)["actions"] if a["accepted"]]
+    assert [a["operation"] for a in sent] == ["accept", "accept"]

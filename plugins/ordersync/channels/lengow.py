@@ -238,6 +238,15 @@ class LengowChannel:
     def answered(self, order_id: str) -> bool:
         return any(not a.get("errors") for t in ("accept", "refuse") for a in self.queued(order_id, t))
 
+    def answer_failed(self, order_id: str) -> str | None:
+        """Lengow's message when every accept / refuse action of the order failed (the marketplace
+        did not acknowledge it in time), else None."""
+        actions = [a for kind in ("accept", "refuse") for a in self.queued(order_id, kind)]
+        if actions and all(a.get("errors") for a in actions):
+            errors = actions[-1]["errors"]
+            return "; ".join(str(e) for e in errors) if isinstance(errors, list) else str(errors)
+        return None
+
     def cancel(self, order_id: str) -> None:
         self._act(order_id, "cancel")
 
