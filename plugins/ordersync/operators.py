@@ -152,8 +152,8 @@ class FulfillOrdersOperator(OrderSyncOperator):
 class ManualActionOperator(OrderSyncOperator):
     """Run a merchant's manual action on named orders (the ``ordersync_actions`` DAG's trigger form).
 
-    :param action: ``import``, ``reimport``, ``resend_fulfillment``, ``resync_mapping``, ``accept`` or
-        ``refuse`` (templated).
+    :param action: ``import``, ``reimport``, ``resend_fulfillment``, ``resync_mapping``, ``accept``,
+        ``refuse`` or ``cancel`` (templated).
     Reads ``order_ids`` and ``shop_order_number`` from the run's params.
     XCom: ``action``, ``orders`` and the counts of the steps it ran.
     """

@@ -333,7 +333,7 @@ def check_acknowledgements(channel: Any, store: ShopStore, entry: Any) -> dict[s
     return counts
 
 
-MANUAL_ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping", "accept", "refuse")
+MANUAL_ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping", "accept", "refuse", "cancel")
 
 
 def manual_action(
@@ -350,7 +350,8 @@ def manual_action(
     - ``reimport``: the same, after fixing a product, also for orders skipped or set aside before;
     - ``resend_fulfillment``: send again confirmations the marketplace refused (never a confirmed one);
     - ``resync_mapping``: re-read the orders and map each to its shop order (and shop order number);
-    - ``accept`` / ``refuse``: answer orders waiting for acceptance (Cdiscount, Lengow), whatever the stock.
+    - ``accept`` / ``refuse``: answer orders waiting for acceptance (Cdiscount, Lengow), whatever the stock;
+    - ``cancel``: Lengow only, queue a cancel action (once) for orders the merchant cannot ship.
     """
     ids = sorted({str(i).strip() for i in order_ids or [] if str(i).strip()})
     if action not in MANUAL_ACTIONS:
@@ -361,6 +362,15 @@ def manual_action(
         raise ValueError("shop_order_number goes with resync_mapping and exactly one order id")
     counts: dict[str, Any] = {"action": action, "orders": len(ids)}
     mp, country = entry.marketplace, entry.country
+    if action == "cancel":
+        # Lengow: the merchant cancels orders he cannot ship; once the marketplace acknowledges
+        # it the order comes back canceled and import cancels the shop order (stock back)
+        if not hasattr(channel, "cancel"):
+            raise ValueError(f"{entry.key}: the {entry.marketplace} channel has no cancel action")
+        for order_id in ids:
+            channel.cancel(order_id)  # sends nothing when a cancel is already queued
+        counts["cancel_requested"] = len(ids)
+        return counts
     if action in ("accept", "refuse"):
         # the merchant overrides the stock rule for these orders; one answer per order still holds
         staged, missing = channel.fetch(ids)

@@ -297,3 +297,21 @@ def test_lengow_answer_not_acknowledged_is_reported_and_can_be_sent_again(world)
     assert counts["accepted"] == 1
     sent = [a for a in sandbox.get_admin("/lengow/actions", orderId=order_id)["actions"] if a["accepted"]]
     assert [a["operation"] for a in sent] == ["accept", "accept"]
+
+
+def test_lengow_manual_cancel_cancels_the_shop_order_once(world):
+    store, sandbox = world["store"], world["sandbox"]
+    entry = load_config().entry("lengow_amazon_fr")
+    order = next(
+        r for r in _rows(store, "orders", marketplace="lengow", marketplace_status="UNSHIPPED") if r["cancelled_at"] is None
+    )
+    oid = order["marketplace_order_id"]
+    channel = OrderSyncOperator.channel(entry)
+    for _ in range(2):
+        assert steps.manual_action(channel, store, entry, "cancel", [oid])["cancel_requested"] == 1
+    sandbox.post_admin("/clock", {"advance_seconds": 3 * 60})  # acknowledged by the marketplace
+    state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=3), LENGOW_DAG)
+    assert state == "success" and xcom["import"]["cancelled"] == 1
+    assert _rows(store, "orders", marketplace="lengow", marketplace_order_id=oid)[0]["status"] == entry.cancelled_status
+    cancels = [a for a in sandbox.get_admin("/lengow/actions", orderId=oid)["actions"] if a["operation"] == "cancel"]
+    assert len(cancels) == 1
