@@ -165,3 +165,18 @@ def test_lengow_hook_gets_token_and_account(connections):
     assert hook.account_id() == 4321
     body = hook.call("GET", "/v3.0/orders", params={"account_id": 4321, "marketplace": "amazon_fr", "page_size": 5}).json()
     assert body["count"] > 5 and len(body["results"]) == 5 and body["next"]
+
+
+def test_channels_take_the_amazon_listing_keywords(connections):
+    """Lookup and recovery call every channel with Amazon's keywords (by, fulfilled_by, open_ended)."""
+    from ordersync.channel_hooks import LengowHook, OctopiaHook
+    from ordersync.model import Window
+
+    now = datetime.now(timezone.utc)
+    window = Window(now.replace(year=now.year - 1), now)
+    for channel in (CdiscountChannel(OctopiaHook("octopia_test")), LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
+        updated = [o.order_id for page in channel.pages(window) for o in page]
+        created = [o.order_id for page in channel.pages(window, by="created", open_ended=True, statuses=("UNSHIPPED",)) for o in page]
+        assert updated and sorted(created) == sorted(updated)
+        assert [o for page in channel.pages(window, fulfilled_by="AMAZON") for o in page] == []
+        assert [o.order_id for page in channel.pages(window, fulfilled_by="MERCHANT") for o in page] == updated

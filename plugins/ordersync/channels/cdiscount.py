@@ -67,20 +67,32 @@ class CdiscountChannel:
         """Any bound is accepted (no Amazon-style "two minutes ago" rule): the window as asked."""
         return window
 
-    def pages(self, window: Window) -> Iterator[list[StagedOrder]]:
-        """Orders updated in ``window`` (every status: cancellations must reach the shop too)."""
+    def pages(
+        self,
+        window: Window,
+        *,
+        by: str = "lastUpdated",
+        fulfilled_by: str | None = None,
+        statuses: tuple[str, ...] = (),
+        open_ended: bool = False,
+    ) -> Iterator[list[StagedOrder]]:
+        """Orders updated (or, ``by="created"``, created) in ``window``, every status by default:
+        cancellations must reach the shop too.
+
+        The keywords match the Amazon channel's so lookup and recovery call every channel alike:
+        Cdiscount ships nothing itself (``fulfilled_by="AMAZON"`` lists nothing), ``statuses``
+        are Amazon's words and are not sent (listing more is harmless: staging is idempotent),
+        ``open_ended`` drops the upper bound.
+        """
+        if fulfilled_by not in (None, "MERCHANT"):
+            return
+        field = "createdAt" if by == "created" else "updatedAt"
         page = 1
         while True:
-            body = self.hook.call(
-                "GET",
-                ORDERS,
-                params={
-                    "updatedAtMin": iso(window.start),
-                    "updatedAtMax": iso(window.end),
-                    "pageIndex": page,
-                    "pageSize": self.page_size,
-                },
-            ).json()
+            params: dict[str, Any] = {f"{field}Min": iso(window.start), "pageIndex": page, "pageSize": self.page_size}
+            if not open_ended:
+                params[f"{field}Max"] = iso(window.end)
+            body = self.hook.call("GET", ORDERS, params=params).json()
             items = [raw for raw in body.get("items") or [] if isinstance(raw, dict)]
             yield [self.stage(raw) for raw in items]
             if page * self.page_size >= int(body.get("totalCount") or 0) or not items:

@@ -64,21 +64,37 @@ class LengowChannel:
         """Any bound is accepted (no Amazon-style "two minutes ago" rule): the window as asked."""
         return window
 
-    def pages(self, window: Window) -> Iterator[list[StagedOrder]]:
+    def pages(
+        self,
+        window: Window,
+        *,
+        by: str = "lastUpdated",
+        fulfilled_by: str | None = None,
+        statuses: tuple[str, ...] = (),
+        open_ended: bool = False,
+    ) -> Iterator[list[StagedOrder]]:
+        """This marketplace's orders updated (or, ``by="created"``, ordered) in ``window``.
+
+        Same keywords as the Amazon channel (lookup and recovery call every channel alike):
+        ``fulfilled_by="AMAZON"`` lists nothing (orders the marketplace ships itself are not
+        handled through Lengow here), ``statuses`` are Amazon's words and are not sent,
+        ``open_ended`` drops the upper bound.
+        """
+        if fulfilled_by not in (None, "MERCHANT"):
+            return
+        low, high = ("marketplace_order_date_from", "marketplace_order_date_to") if by == "created" else ("updated_from", "updated_to")
         page = 1
         while True:
-            body = self.hook.call(
-                "GET",
-                ORDERS,
-                params={
-                    "account_id": self.hook.account_id(),
-                    "marketplace": self.lengow_marketplace,
-                    "updated_from": iso(window.start),
-                    "updated_to": iso(window.end),
-                    "page": page,
-                    "page_size": self.page_size,
-                },
-            ).json()
+            params: dict[str, Any] = {
+                "account_id": self.hook.account_id(),
+                "marketplace": self.lengow_marketplace,
+                low: iso(window.start),
+                "page": page,
+                "page_size": self.page_size,
+            }
+            if not open_ended:
+                params[high] = iso(window.end)
+            body = self.hook.call("GET", ORDERS, params=params).json()
             yield [self.stage(raw) for raw in body.get("results") or [] if isinstance(raw, dict)]
             if not body.get("next"):
                 return

@@ -2,7 +2,7 @@
 
 ``POST /lengow/access/get_token`` (``access_token`` + ``secret`` -> ``token``, ``account_id``),
 then with ``Authorization: <token>``: ``GET /v3.0/orders`` (``account_id``, ``marketplace``,
-``updated_from``/``updated_to``, ``marketplace_order_id``, ``page``, ``page_size``; answers
+``updated_from``/``updated_to``, ``marketplace_order_date_from``/``_to``, ``marketplace_order_id``, ``page``, ``page_size``; answers
 ``count``/``next``/``previous``/``results``), ``POST /v3.0/orders/actions/`` and
 ``GET /v3.0/orders/actions/``. Actions are queued (``processed: false``); the marketplace
 acknowledges them after ``ack_delay``; orders flagged ``no_ack`` never are, and after
@@ -195,6 +195,8 @@ def list_orders(request: Request):
         page, size = int(params.get("page", 1)), int(params.get("page_size", 100))
         low = parse_time(params["updated_from"]) if params.get("updated_from") else None
         high = parse_time(params["updated_to"]) if params.get("updated_to") else None
+        ordered_from = parse_time(params["marketplace_order_date_from"]) if params.get("marketplace_order_date_from") else None
+        ordered_to = parse_time(params["marketplace_order_date_to"]) if params.get("marketplace_order_date_to") else None
     except ValueError:
         raise SandboxError(400, "InvalidInput", "page, page_size are integers; updated_from/to ISO 8601") from None
     world, now = _world(request), _world(request).now()
@@ -205,6 +207,8 @@ def list_orders(request: Request):
         and params.get("marketplace_order_id") in (None, o["id"])
         and (low is None or o["updated"] >= low)
         and (high is None or o["updated"] < high)
+        and (ordered_from is None or o["created"] >= ordered_from)
+        and (ordered_to is None or o["created"] < ordered_to)
     ]
     chunk = found[(page - 1) * size: page * size]
     more = page * size < len(found)
