@@ -20,7 +20,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from ordersync.sandbox.catalog import CATALOG
 
