@@ -26,6 +26,7 @@ help:
 	@echo "make demo     venv + Airflow + sandbox marketplace, run every DAG, print what was imported"
 	@echo "make test     run the test suite"
 	@echo "make compose-check  docker-compose.yaml shape test (+ docker compose config when Docker exists)"
+	@echo "make simulate 14 days x 3 countries through the DAGs with faults; prints lost/duplicated (all 0)"
 	@echo "make bench    benchmarks, printed as ratios against baselines measured in the same run"
 	@echo "make airflow  Airflow UI (airflow standalone) on http://localhost:8080 with the sandbox"
 	@echo "make lock     regenerate constraints.txt from a clean venv"
@@ -49,6 +50,10 @@ test: venv
 compose-check: venv
 	$(BIN)/python -m pytest -q tests/unit/test_compose.py
 	if command -v docker > /dev/null && docker info > /dev/null 2>&1; then docker compose config --quiet; fi
+
+# DAYS / ORDERS size the simulated period (CI runs 2 days x 30 orders in tests/simulation)
+simulate: venv
+	$(BIN)/python -m tests.simulation.fortnight --days $(or $(DAYS),14) --orders-per-day $(or $(ORDERS),200)
 
 # BENCH=name runs one benchmark (bench/bench_<name>.py)
 bench: venv

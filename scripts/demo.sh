@@ -27,7 +27,7 @@ run_all() {
       tail -40 "$AIRFLOW_HOME/$dag.log"; echo "DAG run failed: see $AIRFLOW_HOME/$dag.log"; exit 1
     fi
     # each step logs the counts it returns as XCom
-    grep -oE "(lookup|import|fulfillment) [a-z0-9_]+ counts: \{[^}]*\}" "$AIRFLOW_HOME/$dag.log" | sed 's/^/     /' || true
+    grep -oE "(lookup|accept|import|fulfillment) [a-z0-9_]+ counts: \{[^}]*\}" "$AIRFLOW_HOME/$dag.log" | sed 's/^/     /' || true
   done
 }
 

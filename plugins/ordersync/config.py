@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ordersync.marketplaces import AMAZON_MARKETPLACES
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "include" / "marketplaces.yaml"
-CHANNELS = ("amazon",)
+CHANNELS = ("amazon", "cdiscount", "lengow")
+# Countries each non-Amazon channel serves (Amazon's come from its marketplace table).
+CHANNEL_COUNTRIES = {"cdiscount": ("FR",), "lengow": ("FR", "DE", "IT", "ES", "UK", "BE", "NL")}
 
 
 class ConfigError(ValueError):
@@ -31,7 +33,7 @@ class Entry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    marketplace: Literal["amazon"]
+    marketplace: Literal["amazon", "cdiscount", "lengow"]
     country: str
     conn_id: str = Field(description="Airflow connection holding the marketplace credentials")
     shop_conn_id: str = Field(
@@ -82,6 +84,16 @@ class Entry(BaseModel):
     carrier_map: dict[str, str] = Field(default_factory=dict)  # shop carrier -> marketplace carrier code
     default_carrier: str = "Other"
     tags: tuple[str, ...] = ()
+    # -- accept-first channels (Cdiscount, Lengow)
+    # stock: accept when every line matches a shop product with enough stock, else refuse;
+    # always: accept every order (the merchant sorts out stock himself)
+    accept_policy: Literal["stock", "always"] = "stock"
+    tracking_url: str | None = Field(
+        None, description="Cdiscount: tracking URL sent with each parcel, '{tracking_number}' and '{carrier}' filled in"
+    )
+    lengow_marketplace: str | None = Field(
+        None, description="Lengow's code of the marketplace this entry reads, e.g. amazon_fr, cdiscount"
+    )
 
     @field_validator("lookback", "reservation_expiry", mode="before")
     @classmethod
@@ -109,12 +121,33 @@ class Entry(BaseModel):
 
     @field_validator("country")
     @classmethod
-    def _known_country(cls, value: str) -> str:
-        code = value.upper()
+    def _known_country(cls, value: str, info: ValidationInfo) -> str:
+        code = str(value).upper()
         code = "UK" if code == "GB" else code
-        if code not in AMAZON_MARKETPLACES:
-            raise ValueError(f"unknown country {value!r}; known: {', '.join(sorted(AMAZON_MARKETPLACES))}")
+        known = CHANNEL_COUNTRIES.get(info.data.get("marketplace") or "amazon", tuple(AMAZON_MARKETPLACES))
+        if code not in known:
+            raise ValueError(f"unknown country {value!r}; known: {', '.join(sorted(known))}")
         return code
+
+    @field_validator("lengow_marketplace")
+    @classmethod
+    def _lengow_code(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9_]{2,32}", value):
+            raise ValueError("use Lengow's marketplace code: lowercase letters, digits, underscores (amazon_fr)")
+        return value
+
+    @model_validator(mode="after")
+    def _channel_keys(self) -> Entry:
+        if self.marketplace == "lengow" and not self.lengow_marketplace:
+            raise ValueError("a lengow entry needs lengow_marketplace (Lengow's code, e.g. amazon_fr)")
+        if self.marketplace != "lengow" and self.lengow_marketplace:
+            raise ValueError("lengow_marketplace only applies to marketplace: lengow")
+        return self
+
+    @property
+    def accepts_first(self) -> bool:
+        """Channels where an order must be accepted before it can be shipped."""
+        return self.marketplace in ("cdiscount", "lengow")
 
     @field_validator("schedule")
     @classmethod
@@ -136,6 +169,8 @@ class Entry(BaseModel):
     def key(self) -> str:
         """Stable id of the entry: ``amazon_it`` or ``amazon_it_<name>``."""
         base = f"{self.marketplace}_{self.country.lower()}"
+        if self.lengow_marketplace:  # one DAG per Lengow account x marketplace
+            base = f"lengow_{self.lengow_marketplace}" + ("" if self.lengow_marketplace.endswith(f"_{self.country.lower()}") else f"_{self.country.lower()}")
         return f"{base}_{self.name}" if self.name else base
 
     @property
@@ -152,10 +187,21 @@ class Config(BaseModel):
     @model_validator(mode="after")
     def _unique(self) -> Config:
         seen: set[str] = set()
+        lengow: dict[tuple[str, str], str] = {}
         for entry in self.entries:
             if entry.key in seen:
                 raise ValueError(f"two entries have the id {entry.key!r}: add a distinct 'name'")
             seen.add(entry.key)
+            if entry.marketplace == "lengow":
+                # the shop tables key orders by (marketplace, country): two Lengow marketplaces of
+                # one country in one shop database would read each other's orders
+                where = (entry.shop_conn_id, entry.country)
+                if where in lengow:
+                    raise ValueError(
+                        f"lengow entries {lengow[where]!r} and {entry.key!r} share country {entry.country} and "
+                        f"shop database {entry.shop_conn_id!r}: only one Lengow marketplace per country and shop"
+                    )
+                lengow[where] = entry.key
         return self
 
     @property

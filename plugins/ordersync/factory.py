@@ -43,7 +43,8 @@ Keeps **{entry.marketplace} {entry.country}** orders and the shop database in sy
 
 1. **lookup** stages every order updated in the run's data interval (widened back by
    {entry.overlap_minutes} min) in the shop database;
-2. **accept** answers orders waiting for acceptance (nothing to do on Amazon);
+2. **accept** answers orders waiting for acceptance (Cdiscount, Lengow: policy
+   `{entry.accept_policy}`; nothing to do on Amazon);
 3. **import** creates customers, orders, lines and stock moves; orders that cannot be imported
    go to the not-imported list with their reason and are retried by the next runs;
 4. **fulfillment** confirms orders in shop status `{entry.shipped_status}` with their tracking
@@ -88,7 +89,7 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
 
 ACTIONS_DAG_ID = "ordersync_actions"
 # kept in step with ordersync.steps.MANUAL_ACTIONS (not imported: steps is heavy for a parse)
-ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping")
+ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping", "accept", "refuse", "cancel")
 
 _ACTIONS_DOC = """### Manual actions on marketplace orders
 
@@ -100,6 +101,8 @@ Trigger with the form: pick the **entry**, the **action** and the marketplace **
 | `reimport` | the same after fixing a product: also orders skipped, waiting or not imported before |
 | `resend_fulfillment` | sends again shipment confirmations the marketplace refused (never a confirmed one) |
 | `resync_mapping` | re-reads the orders and maps them to their shop order; with one order id and a `shop_order_number`, sets the shop's own number |
+| `accept` / `refuse` | Cdiscount and Lengow: answers orders waiting for acceptance whatever the stock (each order is answered once) |
+| `cancel` | Lengow: asks the marketplace to cancel the orders (once); the next runs cancel the shop orders |
 
 Every action is idempotent: running it twice creates no second order, stock move or confirmation.
 The task's XCom holds the counts.
@@ -113,7 +116,7 @@ def build_actions_dag(config: Config) -> DAG | None:
         return None
     with DAG(
         dag_id=ACTIONS_DAG_ID,
-        description="Manual actions: import, re-import, resend fulfillment, re-synchronise mapping",
+        description="Manual actions: import, re-import, resend fulfillment, re-synchronise mapping, accept, refuse, cancel",
         schedule=None,
         start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
         catchup=False,

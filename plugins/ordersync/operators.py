@@ -45,6 +45,10 @@ class OrderSyncOperator(BaseOperator):
 
     @staticmethod
     def channel(entry, store=None):
+        if entry.marketplace != "amazon":  # accept-first channels live in their own modules
+            from ordersync.channels import build_channel
+
+            return build_channel(entry)
         from ordersync.channels.amazon import AmazonChannel
         from ordersync.hooks import AmazonSpApiHook
         from ordersync.marketplaces import amazon_marketplace
@@ -90,13 +94,19 @@ class LookupOrdersOperator(OrderSyncOperator):
             lookback_hours=params.get("lookback_hours"),
         )
         self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
-        return steps.lookup(self.channel(entry, store), store, entry, window), window
+        channel = self.channel(entry, store)
+        counts = steps.lookup(channel, store, entry, window)
+        if entry.accepts_first:  # what accept is about to answer: ids, SKUs, quantities, stock
+            counts["waiting_acceptance"] = steps.waiting_for_acceptance(channel, store, entry)
+            for item in counts["waiting_acceptance"]:
+                self.log.info("waiting for acceptance: %s %s", item["order_id"], item["lines"])
+        return counts, window
 
 
 class AcceptOrdersOperator(OrderSyncOperator):
     """Accept or refuse orders on marketplaces that want acceptance first (none for Amazon).
 
-    XCom: ``accepted`` (main count), ``refused``.
+    XCom: ``accepted`` (main count), ``refused``, ``already_answered``, ``failed``, ``unreadable``.
     """
 
     step = "accept"
@@ -104,7 +114,9 @@ class AcceptOrdersOperator(OrderSyncOperator):
     def run_step(self, entry, store, context):
         from ordersync import steps
 
-        return steps.accept(None, store, entry), None
+        if not entry.accepts_first:  # Amazon: nothing to accept, no credentials needed
+            return steps.accept(None, store, entry), None
+        return steps.accept(self.channel(entry), store, entry), None
 
 
 class ImportOrdersOperator(OrderSyncOperator):
@@ -133,7 +145,11 @@ class FulfillOrdersOperator(OrderSyncOperator):
     def run_step(self, entry, store, context):
         from ordersync import steps
 
-        return steps.fulfill(self.channel(entry, store), store, entry), None
+        channel = self.channel(entry, store)
+        counts = steps.fulfill(channel, store, entry)
+        if entry.marketplace == "lengow":  # actions sent earlier: acknowledged, or not shipped
+            counts.update(steps.check_acknowledgements(channel, store, entry))
+        return counts, None
 
 
 class RecoverOrdersOperator(OrderSyncOperator):
@@ -183,7 +199,8 @@ class RecoverySummaryOperator(BaseOperator):
 class ManualActionOperator(OrderSyncOperator):
     """Run a merchant's manual action on named orders (the ``ordersync_actions`` DAG's trigger form).
 
-    :param action: ``import``, ``reimport``, ``resend_fulfillment`` or ``resync_mapping`` (templated).
+    :param action: ``import``, ``reimport``, ``resend_fulfillment``, ``resync_mapping``, ``accept``,
+        ``refuse`` or ``cancel`` (templated).
     Reads ``order_ids`` and ``shop_order_number`` from the run's params.
     XCom: ``action``, ``orders`` and the counts of the steps it ran.
     """

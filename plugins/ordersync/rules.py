@@ -88,6 +88,10 @@ def decide(
         if order.is_fba:
             _decide_fba(order, catalog, entry, out)
             continue
+        if order.status is OrderStatus.WAITING_ACCEPTANCE:
+            # accept answers it; the marketplace then moves it to an importable status
+            out.waiting.append((order.order_id, "waiting for the seller's acceptance"))
+            continue
         if order.status is OrderStatus.PENDING:
             _decide_pending(order, catalog, entry, out)
             continue
@@ -210,3 +214,35 @@ def _problem(order: MarketplaceOrder, fba: bool) -> Rejection | None:
     if bad_qty:
         return Rejection(order.order_id, "invalid_value", f"quantity must be positive on line(s) {', '.join(bad_qty)}")
     return None
+
+
+def acceptance(
+    order: MarketplaceOrder, catalog: Catalog, entry: Any, committed: dict[int, int] | None = None
+) -> tuple[str, str]:
+    """Accept or refuse an order waiting for acceptance: ``(decision, reason)``.
+
+    ``accept_policy: stock`` accepts when every line matches an active shop product whose stock,
+    less what this run already accepted (``committed``, updated on accept), covers the quantity;
+    ``always`` accepts everything. The reason names SKUs and quantities only, never the buyer.
+    """
+    if entry.accept_policy == "always":
+        return "accept", "accept_policy always"
+    committed = {} if committed is None else committed
+    if not order.lines:
+        return "refuse", "the order has no lines"
+    needed: dict[int, int] = {}
+    for line in order.lines:
+        product = catalog.match(line.sku, line.asin, entry.prioritise_asin)
+        if line.quantity <= 0:
+            return "refuse", f"line {line.line_id}: quantity {line.quantity} is not positive"
+        if product is None:
+            return "refuse", f"no shop product with SKU {line.sku}"
+        if not product.get("active", True):
+            return "refuse", f"SKU {line.sku} is no longer sold"
+        needed[product["id"]] = needed.get(product["id"], 0) + line.quantity
+        available = product.get("stock", 0) - committed.get(product["id"], 0)
+        if available < needed[product["id"]]:
+            return "refuse", f"SKU {line.sku}: {needed[product['id']]} ordered, {max(available, 0)} in stock"
+    for product_id, quantity in needed.items():
+        committed[product_id] = committed.get(product_id, 0) + quantity
+    return "accept", "every line in stock"

@@ -93,9 +93,120 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
     return counts
 
 
-def accept(channel: Any, store: ShopStore, entry: Any) -> dict[str, Any]:
-    """Answer orders waiting for acceptance; Amazon has none, so it reports zero."""
-    return {"accepted": 0, "refused": 0}
+ACCEPT_COUNTS = ("accepted", "refused", "already_answered", "failed", "not_acknowledged", "unreadable")
+
+
+def accept(
+    channel: Any,
+    store: ShopStore,
+    entry: Any,
+    order_ids: list[str] | None = None,
+    decision: str | None = None,
+    lease: timedelta = timedelta(minutes=10),
+) -> dict[str, Any]:
+    """Accept or refuse the staged orders waiting for acceptance, each answered once.
+
+    Decided from the inbox (what lookup just staged) and the shop's stock by
+    :func:`rules.acceptance`, or forced by ``decision`` (manual ``accept`` / ``refuse`` of
+    ``order_ids``). The answer is claimed in ``acceptances`` before it is sent, so a retried task
+    never sends a second one; an attempt left in doubt is checked on the marketplace first.
+    Acceptance creates no customer and moves no stock: import does once the order is importable.
+    Amazon has nothing to accept and reports zero.
+    """
+    from ordersync.shop import acceptances
+
+    statuses = getattr(channel, "WAITING_STATUSES", ())
+    if not statuses:
+        return {"accepted": 0, "refused": 0}  # Amazon: the XCom it always had
+    counts = dict.fromkeys(ACCEPT_COUNTS, 0)
+    mp, country = entry.marketplace, entry.country
+    rows = acceptances.waiting_rows(store, mp, country, statuses, order_ids)
+    orders = []
+    for row in rows:
+        try:
+            orders.append(channel.parse(row.payload))
+        except InvalidOrder as exc:
+            # refused blind would be wrong; import sets it aside with the reason (invalid_payload)
+            counts["unreadable"] += 1
+            log.warning("%s: order %s waiting for acceptance is unreadable: %s", entry.key, row.order_id, exc)
+    known = acceptances.answers(store, mp, country, [o.order_id for o in orders])
+    catalog = _catalog(store, entry, orders)
+    committed: dict[int, int] = {}  # stock this run already promised, so two orders never share a unit
+    for order in orders:
+        previous = known.get(order.order_id)
+        if previous is not None and previous["state"] == "sent" and hasattr(channel, "answer_failed"):
+            # Lengow: still waiting although we answered; the marketplace may never have taken it
+            message = channel.answer_failed(order.order_id)
+            if message:
+                acceptances.mark_rejected(store, mp, country, order.order_id, message)
+                previous = {**previous, "state": "rejected"}
+                counts["not_acknowledged"] += 1
+                log.warning("%s: answer to %s not acknowledged: %s", entry.key, order.order_id, message)
+        if previous is not None and previous["state"] == "rejected" and decision:
+            acceptances.forget_rejected(store, mp, country, order.order_id)  # the merchant answers again
+        elif previous is not None and previous["state"] != "sending":
+            counts["already_answered"] += 1
+            continue
+        choice, why = (decision, "manual action") if decision else rules.acceptance(order, catalog, entry, committed)
+        claim = acceptances.claim(store, mp, country, order.order_id, choice, why, lease)
+        if claim is None:
+            counts["already_answered"] += 1
+            continue
+        if claim.in_doubt and channel.answered(order.order_id):
+            acceptances.finish(store, mp, country, order.order_id, claim.token, "sent", "found on the marketplace after an interrupted attempt")
+            counts["already_answered"] += 1
+            continue
+        try:
+            channel.answer(order, choice)
+        except MarketplaceRequestError as exc:
+            # a retried request whose first attempt got through is refused as "already answered"
+            if channel.answered(order.order_id):
+                acceptances.finish(store, mp, country, order.order_id, claim.token, "sent", f"answered on the marketplace ({exc.message})")
+                counts["accepted" if choice == "accept" else "refused"] += 1
+                continue
+            acceptances.finish(store, mp, country, order.order_id, claim.token, "rejected", exc.message)
+            counts["failed"] += 1
+            log.warning("%s: %s of %s refused by the marketplace: %s", entry.key, choice, order.order_id, exc)
+            continue
+        except Exception:
+            acceptances.finish(store, mp, country, order.order_id, claim.token, "sending")
+            raise
+        acceptances.finish(store, mp, country, order.order_id, claim.token, "sent")
+        counts["accepted" if choice == "accept" else "refused"] += 1
+        log.info("%s: %sed %s (%s)", entry.key, choice.rstrip("e"), order.order_id, why)
+    log.info("accept %s counts: %s", entry.key, counts)
+    return counts
+
+
+def waiting_for_acceptance(channel: Any, store: ShopStore, entry: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """Orders waiting for acceptance and not answered yet, with their lines and the shop stock.
+
+    For the lookup task's XCom and log, so the merchant sees what accept will decide: order ids,
+    SKUs, quantities and stock only, never buyer data.
+    """
+    from ordersync.shop import acceptances
+
+    statuses = getattr(channel, "WAITING_STATUSES", ())
+    if not statuses:
+        return []
+    mp, country = entry.marketplace, entry.country
+    orders = []
+    for row in acceptances.waiting_rows(store, mp, country, statuses):
+        try:
+            orders.append(channel.parse(row.payload))
+        except InvalidOrder:
+            continue
+    known = acceptances.answers(store, mp, country, [o.order_id for o in orders])
+    orders = [o for o in orders if o.order_id not in known][:limit]
+    catalog = _catalog(store, entry, orders)
+    out = []
+    for order in orders:
+        lines = []
+        for line in order.lines:
+            product = catalog.match(line.sku, line.asin, entry.prioritise_asin)
+            lines.append({"sku": line.sku, "quantity": line.quantity, "stock": None if product is None else product.get("stock", 0)})
+        out.append({"order_id": order.order_id, "lines": lines})
+    return out
 
 
 def import_orders(channel: Any, store: ShopStore, entry: Any, order_ids: list[str] | None = None) -> dict[str, Any]:
@@ -181,7 +292,9 @@ def _group(items: list[tuple[str, str]]) -> dict[str, list[str]]:
 def carrier_for(entry: Any, shop_carrier: str | None) -> tuple[str, str | None]:
     """Marketplace carrier code (and name when the code is the catch-all) for a shop carrier."""
     if shop_carrier and shop_carrier in entry.carrier_map:
-        return entry.carrier_map[shop_carrier], None
+        code = entry.carrier_map[shop_carrier]
+        # Amazon refuses the catch-all code without a carrier name, even when mapped to it on purpose
+        return code, (shop_carrier if code == "Other" else None)
     return entry.default_carrier, (shop_carrier or "Other")
 
 
@@ -236,7 +349,27 @@ def fulfill(
     return counts
 
 
-MANUAL_ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping")
+def check_acknowledgements(channel: Any, store: ShopStore, entry: Any) -> dict[str, int]:
+    """Lengow: settle ship actions sent earlier. The marketplace acknowledges them after a delay;
+    one it never acknowledged becomes ``rejected`` (shown in ``v_not_shipped``) so the merchant
+    sees the order as not shipped and can resend it."""
+    from ordersync.shop import acceptances
+
+    counts = {"acknowledged": 0, "not_acknowledged": 0}
+    if not hasattr(channel, "acknowledgements"):
+        return counts
+    pending = acceptances.unacknowledged_shipments(store, entry.marketplace, entry.country)
+    if not pending:
+        return counts
+    done, failed = channel.acknowledgements(sorted(pending))
+    acceptances.settle_shipments(store, [pending[i] for i in done], {pending[i]: m for i, m in failed.items()})
+    for order_id, message in sorted(failed.items()):
+        log.warning("%s: shipment of %s not acknowledged by the marketplace: %s", entry.key, order_id, message)
+    counts["acknowledged"], counts["not_acknowledged"] = len(done), len(failed)
+    return counts
+
+
+MANUAL_ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping", "accept", "refuse", "cancel")
 
 
 def manual_action(
@@ -252,7 +385,9 @@ def manual_action(
     - ``import``: read the orders from the marketplace now and import them (a window missed them);
     - ``reimport``: the same, after fixing a product, also for orders skipped or set aside before;
     - ``resend_fulfillment``: send again confirmations the marketplace refused (never a confirmed one);
-    - ``resync_mapping``: re-read the orders and map each to its shop order (and shop order number).
+    - ``resync_mapping``: re-read the orders and map each to its shop order (and shop order number);
+    - ``accept`` / ``refuse``: answer orders waiting for acceptance (Cdiscount, Lengow), whatever the stock;
+    - ``cancel``: Lengow only, queue a cancel action (once) for orders the merchant cannot ship.
     """
     ids = sorted({str(i).strip() for i in order_ids or [] if str(i).strip()})
     if action not in MANUAL_ACTIONS:
@@ -263,6 +398,24 @@ def manual_action(
         raise ValueError("shop_order_number goes with resync_mapping and exactly one order id")
     counts: dict[str, Any] = {"action": action, "orders": len(ids)}
     mp, country = entry.marketplace, entry.country
+    if action == "cancel":
+        # Lengow: the merchant cancels orders he cannot ship; once the marketplace acknowledges
+        # it the order comes back canceled and import cancels the shop order (stock back)
+        if not hasattr(channel, "cancel"):
+            raise ValueError(f"{entry.key}: the {entry.marketplace} channel has no cancel action")
+        for order_id in ids:
+            channel.cancel(order_id)  # sends nothing when a cancel is already queued
+        counts["cancel_requested"] = len(ids)
+        return counts
+    if action in ("accept", "refuse"):
+        # the merchant overrides the stock rule for these orders; one answer per order still holds
+        staged, missing = channel.fetch(ids)
+        store.stage(mp, country, staged)
+        counts["fetched"], counts["missing"] = len(staged), len(missing)
+        result = accept(channel, store, entry, order_ids=ids, decision=action)
+        counts.update(result)
+        counts["not_waiting"] = len(ids) - len(missing) - sum(result[k] for k in ACCEPT_COUNTS)
+        return counts
     if action == "resend_fulfillment":
         counts["reset"] = store.reset_rejected_shipments(mp, country, ids)
         counts.update(fulfill(channel, store, entry, order_ids=ids))

@@ -19,6 +19,7 @@ from ordersync.marketplaces import amazon_marketplace
 from ordersync.sandbox.catalog import SHOP_MISSING_SKUS
 from ordersync.shop import schema as t
 from ordersync.shop.store import ShopStore
+from tests.helpers.sandbox import sandbox_connections
 
 pytestmark = pytest.mark.e2e
 
@@ -31,16 +32,9 @@ def world(airflow_db, sandbox_server, tmp_path_factory):
     """Airflow connections to the sandbox and a fresh SQLite shop stocked with the demo catalogue."""
     shop_path = tmp_path_factory.mktemp("shop") / "shop.db"
     url = sandbox_server.url
-    os.environ["AIRFLOW_CONN_AMAZON_EU"] = json.dumps(
-        {
-            "conn_type": "http",
-            "host": url,
-            "login": "sandbox-client-id",
-            "password": "sandbox-client-secret",
-            # the session sandbox enforces no usage plan: pacing to Amazon's real one would only slow the run
-            "extra": {"refresh_token": "sandbox-refresh-token", "lwa_url": f"{url}/auth/o2/token", "rate_scale": 100},
-        }
-    )
+    # every channel's connection: the recovery and reconciliation DAGs cover all entries
+    for key, value in sandbox_connections(url).items():
+        os.environ[key] = json.dumps(value)
     os.environ["AIRFLOW_CONN_ORDERSYNC_SHOP"] = json.dumps({"conn_type": "sqlite", "host": str(shop_path)})
     sandbox_server.post_admin("/reset")
     # inside the first run's window (it ends at the last half-hour boundary)
@@ -75,7 +69,7 @@ def world(airflow_db, sandbox_server, tmp_path_factory):
     demo.seed_products(store)
     yield {"store": store, "sandbox": sandbox_server, "bad_qty": bad_qty, "no_sku": no_sku}
     store.engine.dispose()
-    for key in ("AIRFLOW_CONN_AMAZON_EU", "AIRFLOW_CONN_ORDERSYNC_SHOP"):
+    for key in (*sandbox_connections(url), "AIRFLOW_CONN_ORDERSYNC_SHOP"):
         os.environ.pop(key, None)
 
 

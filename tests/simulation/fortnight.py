@@ -194,6 +194,8 @@ class Simulation:
     # -- the whole period --------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        saved = {k: os.environ.get(k) for k in ("ORDERSYNC_CONFIG", "ORDERSYNC_REPORTS_DIR", "AIRFLOW_CONN_AMAZON_EU",
+                                                "AIRFLOW_CONN_ORDERSYNC_SHOP")}
         self.write_config()
         self.start_sandbox()
         try:
@@ -201,8 +203,12 @@ class Simulation:
             return self._run()
         finally:
             self.sandbox.stop()
-            for key in ("AIRFLOW_CONN_AMAZON_EU", "AIRFLOW_CONN_ORDERSYNC_SHOP"):
-                os.environ.pop(key, None)
+            self.store.engine.dispose()
+            for key, value in saved.items():  # leave the environment as it was (tests run on after)
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _run(self) -> dict[str, Any]:
         intervals = int(timedelta(days=self.days) / STEP)
@@ -215,7 +221,7 @@ class Simulation:
             end = self.start + i * STEP
             self.push_events(end)
             if i == storm:
-                self.fault({"operation": "searchOrders", "status": 429, "count": 12, "after": 1})
+                self.fault({"operation": "searchOrders", "status": 429, "count": 5, "after": 1})
             if i == burst:
                 self.fault({"operation": "searchOrders", "status": 503, "count": 3})
             if i in outage:

@@ -88,6 +88,8 @@ def test_carrier_mapping():
     assert steps.carrier_for(ENTRY, "brt") == ("BRT", None)
     assert steps.carrier_for(ENTRY, "Fermopoint") == ("Other", "Fermopoint")
     assert steps.carrier_for(ENTRY, None) == ("Other", "Other")
+    mapped_to_other = ENTRY.model_copy(update={"carrier_map": {"courier": "Other"}})
+    assert steps.carrier_for(mapped_to_other, "courier") == ("Other", "courier")  # Amazon needs the name
 
 
 def test_shop_connection_urls(monkeypatch, tmp_path):

@@ -6,11 +6,13 @@ import asyncio
 import uuid
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ordersync.sandbox import admin, amazon
 from ordersync.marketplaces import BY_MARKETPLACE_ID
+from ordersync.sandbox import admin, amazon, cdiscount, lengow
+from ordersync.sandbox.acceptfirst import SandboxError
 from ordersync.sandbox.amazon import ApiError, LwaCredentials, error_response
 from ordersync.sandbox.limits import Limits, error_for
 from ordersync.sandbox.world import World
@@ -40,13 +42,27 @@ def _region(request: Request, world: World) -> str:
     return marketplace.region if marketplace else "EU"
 
 
-def create_app(world: World, credentials: LwaCredentials | None = None, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    world: World,
+    credentials: LwaCredentials | None = None,
+    limits: Limits | None = None,
+    cdiscount_world: cdiscount.CdiscountWorld | None = None,
+    lengow_world: lengow.LengowWorld | None = None,
+) -> FastAPI:
     """An app serving ``world``; ``credentials`` are the LWA client and refresh token it accepts,
-    ``limits`` the usage plans and injected faults (default: no plans enforced, no faults)."""
+    ``limits`` the Amazon usage plans and injected faults (default: no plans enforced, no faults).
+
+    Cdiscount (``/octopia``) and Lengow (``/lengow``) get their own seeded worlds on the same
+    clock as ``world`` unless given.
+    """
     app = FastAPI(title="ordersync sandbox marketplace", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
     app.state.credentials = credentials or LwaCredentials()
     app.state.limits = limits = limits or Limits()
+    app.state.cdiscount = cdiscount_world or cdiscount.CdiscountWorld(world.now, world.anchor, seed=world.seed)
+    app.state.lengow = lengow_world or lengow.LengowWorld(world.now, world.anchor, seed=world.seed)
+    app.state.octopia_credentials = cdiscount.OctopiaCredentials()
+    app.state.lengow_credentials = lengow.LengowCredentials()
 
     @app.middleware("http")
     async def usage_plans_and_faults(request: Request, call_next):
@@ -82,6 +98,14 @@ def create_app(world: World, credentials: LwaCredentials | None = None, limits: 
     async def validation_error(request: Request, exc: RequestValidationError):
         return error_response(ApiError(400, "InvalidInput", "Request has missing or invalid parameters."))
 
+    @app.exception_handler(SandboxError)
+    async def channel_error(request: Request, exc: SandboxError):
+        return JSONResponse({"errors": [{"code": exc.code, "message": exc.message}]}, status_code=exc.status)
+
     app.include_router(amazon.router)
     app.include_router(admin.router)
+    app.include_router(cdiscount.router)
+    app.include_router(cdiscount.admin)
+    app.include_router(lengow.router)
+    app.include_router(lengow.admin)
     return app

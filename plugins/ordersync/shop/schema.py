@@ -362,3 +362,24 @@ rate_limit_buckets = Table(
     Column("refilled_at_us", BigInteger, nullable=False),  # unix time in microseconds
     Column("version", BigInteger, nullable=False),
 )
+
+# Accept-first channels (Cdiscount, Lengow): one answer per marketplace order, claimed here before
+# it is sent (like shipment confirmations) so a retried or concurrent run never answers twice.
+# Acceptance creates no customer and moves no stock: import does, once the marketplace says so.
+acceptances = Table(
+    "acceptances",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("marketplace", String(16), nullable=False),
+    Column("country", String(4), nullable=False),
+    Column("marketplace_order_id", String(64), nullable=False),
+    Column("decision", String(8), nullable=False),  # accept | refuse
+    Column("reason", String(255)),  # why (stock check, manual action), never buyer data
+    Column("state", String(16), nullable=False),  # sending | sent | rejected
+    Column("message", Text),  # the marketplace's answer when it refused the request
+    Column("claimed_by", String(36), nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime),
+    UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_acceptances_order"),
+)

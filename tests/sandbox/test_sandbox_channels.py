@@ -1,0 +1,58 @@
+"""The Cdiscount and Lengow sandbox worlds: deterministic, acceptance delay, acknowledgements."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ordersync.sandbox.acceptfirst import SandboxError
+from ordersync.sandbox.cdiscount import CdiscountWorld, render
+from ordersync.sandbox.lengow import LengowWorld
+
+ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self):
+        self.now = ANCHOR
+
+    def __call__(self):
+        return self.now
+
+
+def test_same_seed_gives_the_same_orders():
+    a, b = CdiscountWorld(Clock(), ANCHOR, seed=3), CdiscountWorld(Clock(), ANCHOR, seed=3)
+    assert [render(o) for o in a.all_orders()] == [render(o) for o in b.all_orders()]
+    assert [render(o) for o in a.all_orders()] != [render(o) for o in CdiscountWorld(Clock(), ANCHOR, seed=4).all_orders()]
+    statuses = {render(o)["status"] for o in a.all_orders()}
+    assert {"WaitingAcceptance", "InPreparation", "UnderReview"} <= statuses
+
+
+def test_accepted_order_becomes_importable_after_the_delay_refused_at_once():
+    clock = Clock()
+    world = CdiscountWorld(clock, ANCHOR, accept_delay=timedelta(minutes=5))
+    waiting = [o["id"] for o in world.all_orders() if o["status"] == "waiting"]
+    world.answer(waiting[0], True, {"operation": "approval"})
+    world.answer(waiting[1], False, {"operation": "approval"})
+    assert world.find(waiting[0])["status"] == "accepted" and world.find(waiting[1])["status"] == "refused"
+    with pytest.raises(SandboxError) as err:  # a second answer is refused and recorded
+        world.answer(waiting[0], True, {"operation": "approval"})
+    assert err.value.status == 409
+    clock.now += timedelta(minutes=5)
+    assert world.find(waiting[0])["status"] == "importable"
+    assert [a["accepted"] for a in world.actions(waiting[0])] == [True, False]
+
+
+def test_lengow_actions_are_acknowledged_after_the_delay_or_fail_after_the_timeout():
+    clock = Clock()
+    world = LengowWorld(clock, ANCHOR, ack_delay=timedelta(minutes=2), ack_timeout=timedelta(minutes=30))
+    ready = [o for o in world.all_orders() if o["status"] == "importable" and o["group"] == "amazon_fr" and not o["bad"]]
+    for order in ready[:2]:
+        world.queue({"marketplace": "amazon_fr", "marketplace_order_id": order["id"], "action_type": "ship", "tracking_number": "T1"})
+    world.no_ack.add(ready[1]["id"])
+    clock.now += timedelta(minutes=3)
+    assert world.queued(ready[0]["id"], "ship")[0]["processed"] and world.find(ready[0]["id"])["status"] == "shipped"
+    clock.now += timedelta(minutes=30)
+    late = world.queued(ready[1]["id"], "ship")[0]
+    assert not late["processed"] and "not acknowledged" in late["errors"][0]

@@ -1,0 +1,183 @@
+"""Accept-first channels without Airflow runs: config keys, the acceptance rule, payload parsing,
+and the Octopia / Lengow hooks over real HTTP against the sandbox (tokens, 401 once, 5xx retry,
+errors naming the connection field)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from ordersync import rules
+from ordersync.channels.amazon import InvalidOrder
+from ordersync.channels.cdiscount import CdiscountChannel
+from ordersync.channels.lengow import LengowChannel
+from ordersync.config import ConfigError, load_config
+from ordersync.hooks import MarketplaceAuthError
+from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "marketplaces.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_has_cdiscount_and_lengow_entries():
+    config = load_config()
+    cd, lg = config.entry("cdiscount_fr"), config.entry("lengow_amazon_fr")
+    assert cd.dag_id == "ordersync_cdiscount_fr" and cd.accepts_first and cd.accept_policy == "stock"
+    assert lg.dag_id == "ordersync_lengow_amazon_fr" and lg.lengow_marketplace == "amazon_fr"
+    assert not config.entry("amazon_it").accepts_first
+
+
+@pytest.mark.parametrize(
+    "entry, words",
+    [
+        ("{marketplace: cdiscount, country: IT, conn_id: c}", ["'country'", "unknown country", "FR"]),
+        ("{marketplace: lengow, country: FR, conn_id: c}", ["lengow_marketplace"]),
+        ("{marketplace: amazon, country: FR, conn_id: c, lengow_marketplace: amazon_fr}", ["only applies"]),
+        ("{marketplace: cdiscount, country: FR, conn_id: c, accept_policy: maybe}", ["'accept_policy'", "stock"]),
+        ("{marketplace: lengow, country: FR, conn_id: c, lengow_marketplace: Amazon FR}", ["'lengow_marketplace'"]),
+    ],
+)
+def test_channel_keys_are_validated(tmp_path, entry, words):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"entries:\n  - {entry}\n"))
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_two_lengow_marketplaces_of_one_country_and_shop_are_refused(tmp_path):
+    text = (
+        "entries:\n"
+        "  - {marketplace: lengow, country: FR, conn_id: l, lengow_marketplace: amazon_fr}\n"
+        "  - {marketplace: lengow, country: FR, conn_id: l, lengow_marketplace: cdiscount}\n"
+    )
+    with pytest.raises(ConfigError, match="one Lengow marketplace per country"):
+        load_config(write(tmp_path, text))
+
+
+def _order(*lines):
+    return MarketplaceOrder(
+        marketplace="cdiscount", country="FR", order_id="CD1", status=OrderStatus.WAITING_ACCEPTANCE,
+        fulfillment=Fulfillment.MERCHANT, purchase_date=T0, last_updated=T0, currency="EUR", total=Decimal("1"),
+        lines=tuple(OrderLine(str(i), sku, None, sku, qty, Decimal("1")) for i, (sku, qty) in enumerate(lines)),
+        ship_to=Address("A", "1 rue", "Paris", "75011", "FR"),
+    )
+
+
+def test_acceptance_rule_counts_stock_already_promised_in_the_run():
+    entry = load_config().entry("cdiscount_fr")
+    catalog = rules.Catalog(by_key={"MUG": {"id": 1, "stock": 3}, "OLD": {"id": 2, "stock": 9, "active": False}})
+    committed: dict[int, int] = {}
+    assert rules.acceptance(_order(("MUG", 2)), catalog, entry, committed) == ("accept", "every line in stock")
+    decision, why = rules.acceptance(_order(("MUG", 2)), catalog, entry, committed)
+    assert decision == "refuse" and "2 ordered, 1 in stock" in why
+    assert rules.acceptance(_order(("NOPE", 1)), catalog, entry)[0] == "refuse"
+    assert rules.acceptance(_order(("OLD", 1)), catalog, entry)[0] == "refuse"
+    assert rules.acceptance(_order(("MUG", -1)), catalog, entry)[0] == "refuse"
+    always = entry.model_copy(update={"accept_policy": "always"})
+    assert rules.acceptance(_order(("NOPE", 1)), catalog, always)[0] == "accept"
+
+
+def test_waiting_orders_wait_and_are_never_imported():
+    entry = load_config().entry("cdiscount_fr")
+    decisions = rules.decide([_order(("MUG", 1))], {"MUG": {"id": 1, "stock": 5}}, entry)
+    assert decisions.waiting == [("CD1", "waiting for the seller's acceptance")]
+    assert not decisions.plans and not decisions.reservations  # no stock held at acceptance
+
+
+@pytest.mark.parametrize(
+    "channel, raw, message",
+    [
+        (CdiscountChannel(None), {"orderId": "A", "status": "Mystery", "lines": [{"orderLineId": "1", "quantity": 1}]}, "unknown order status"),
+        (CdiscountChannel(None), {"orderId": "A", "status": "InPreparation", "lines": []}, "lines is missing"),
+        (LengowChannel(None, "amazon_fr", "FR"), {"marketplace_order_id": "A", "lengow_status": "x", "packages": []}, "unknown lengow_status"),
+        (LengowChannel(None, "amazon_fr", "FR"), {"marketplace_order_id": "A", "lengow_status": "shipped", "packages": [{"cart": []}]}, "cart is missing"),
+    ],
+)
+def test_bad_payloads_are_invalid_orders(channel, raw, message):
+    with pytest.raises(InvalidOrder, match=message):
+        channel.parse(raw)
+
+
+# -- hooks over real HTTP -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def connections(airflow_db, sandbox_server):
+    url = sandbox_server.url
+    env = {
+        "AIRFLOW_CONN_OCTOPIA_TEST": {"conn_type": "http", "host": f"{url}/octopia", "login": "sandbox-octopia-client",
+                                      "password": "sandbox-octopia-secret",
+                                      "extra": {"seller_id": "123456", "token_url": f"{url}/octopia/auth/token"}},
+        "AIRFLOW_CONN_OCTOPIA_BAD": {"conn_type": "http", "host": f"{url}/octopia", "login": "sandbox-octopia-client",
+                                     "password": "wrong", "extra": {"seller_id": "123456", "token_url": f"{url}/octopia/auth/token"}},
+        "AIRFLOW_CONN_OCTOPIA_NOSELLER": {"conn_type": "http", "host": f"{url}/octopia", "login": "a", "password": "b",
+                                          "extra": {"token_url": f"{url}/octopia/auth/token"}},
+        "AIRFLOW_CONN_LENGOW_TEST": {"conn_type": "http", "host": f"{url}/lengow", "login": "sandbox-lengow-access",
+                                     "password": "sandbox-lengow-secret"},
+    }
+    for key, value in env.items():
+        os.environ[key] = json.dumps(value)
+    yield sandbox_server
+    for key in env:
+        os.environ.pop(key, None)
+
+
+def test_octopia_hook_token_cache_401_refresh_and_5xx_retry(connections):
+    from ordersync.channel_hooks import BearerTokenHook, OctopiaHook
+
+    sandbox = connections
+    BearerTokenHook._tokens.clear()
+    hook = OctopiaHook("octopia_test", backoff=0.01)
+    hook.call("GET", "/orders", params={"pageSize": 1})
+    hook.call("GET", "/orders", params={"pageSize": 1})
+    assert hook.stats["token"] == 1  # cached
+    sandbox.post_admin("/cdiscount/fail", {"operation": "getOrders", "status": 503, "count": 2})
+    assert hook.call("GET", "/orders", params={"pageSize": 1}).status_code == 200
+    assert hook.stats["retried"] == 2
+    sandbox.post_admin("/cdiscount/fail", {"operation": "getOrders", "status": 401, "count": 1})
+    assert hook.call("GET", "/orders", params={"pageSize": 1}).status_code == 200
+    assert hook.stats["token"] == 2  # refreshed once
+
+
+def test_octopia_hook_errors_name_the_connection_field(connections):
+    from ordersync.channel_hooks import OctopiaHook
+
+    with pytest.raises(MarketplaceAuthError, match="extra.seller_id"):
+        OctopiaHook("octopia_noseller").call("GET", "/orders")
+    with pytest.raises(MarketplaceAuthError) as err:
+        OctopiaHook("octopia_bad", backoff=0.01).call("GET", "/orders")
+    assert "'octopia_bad'" in str(err.value) and "wrong" not in str(err.value)  # never the secret
+
+
+def test_lengow_hook_gets_token_and_account(connections):
+    from ordersync.channel_hooks import LengowHook
+
+    hook = LengowHook("lengow_test", backoff=0.01)
+    assert hook.account_id() == 4321
+    body = hook.call("GET", "/v3.0/orders", params={"account_id": 4321, "marketplace": "amazon_fr", "page_size": 5}).json()
+    assert body["count"] > 5 and len(body["results"]) == 5 and body["next"]
+
+
+def test_channels_take_the_amazon_listing_keywords(connections):
+    """Lookup and recovery call every channel with Amazon's keywords (by, fulfilled_by, open_ended)."""
+    from ordersync.channel_hooks import LengowHook, OctopiaHook
+    from ordersync.model import Window
+
+    now = datetime.now(timezone.utc)
+    # other tests move the shared sandbox clock forward: reach well past real time
+    window = Window(now - timedelta(days=365), now + timedelta(days=2))
+    for channel in (CdiscountChannel(OctopiaHook("octopia_test")), LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
+        updated = [o.order_id for page in channel.pages(window) for o in page]
+        created = [o.order_id for page in channel.pages(window, by="created", open_ended=True, statuses=("UNSHIPPED",)) for o in page]
+        assert updated and sorted(created) == sorted(updated)
+        assert [o for page in channel.pages(window, fulfilled_by="AMAZON") for o in page] == []
+        assert [o.order_id for page in channel.pages(window, fulfilled_by="MERCHANT") for o in page] == updated
