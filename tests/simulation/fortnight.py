@@ -69,6 +69,7 @@ class Simulation:
         self.events_done: datetime | None = None
         self.failed_runs: list[str] = []
         self.runs = 0
+        self.killed = False
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -230,7 +231,8 @@ class Simulation:
                 continue
             if i == killed_at:  # FR's lookup stages the interval, then its import is killed mid-way
                 self.lookup_only("FR", end)
-                self.log(f"   interval {i}: import killed with SIGKILL mid-way: {self.killed_import('FR')}")
+                self.killed = self.killed_import("FR")
+                self.log(f"   interval {i}: import killed with SIGKILL mid-way: {self.killed}")
             for country in COUNTRIES:
                 self.run_dag(f"ordersync_amazon_{country.lower()}", end)
             if i == backfill_at:  # the previous day again, over runs already done
@@ -297,6 +299,8 @@ class Simulation:
             "cancellations_not_applied": len(cancelled_late - cancelled_in_shop),
             "confirmations": sum(sent.values()),
             "dag_runs": self.runs,
+            "import_killed_mid_way": self.killed,
+            "faults_injected": sum(self.sandbox.get_admin("/throttled")["injected"].values()),
             "failed_runs": len(self.failed_runs),
             "report_unexplained": report["unexplained"],
             "report_duplicated": report["duplicated_orders"] + report["duplicated_moves"] + report["confirmed_twice"],

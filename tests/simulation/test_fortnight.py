@@ -19,5 +19,6 @@ def test_two_days_lose_nothing_and_do_nothing_twice(airflow_db, tmp_path):
     assert {k: figures[k] for k in ZERO} == dict.fromkeys(ZERO, 0), figures
     assert figures["orders_expected"] > 50 and figures["orders_in_shop"] >= figures["orders_expected"]
     assert figures["confirmations"] > 0  # the warehouse shipped and fulfillment confirmed
+    assert figures["import_killed_mid_way"] and figures["faults_injected"] >= 8  # 429 storm + 5xx burst
     assert figures["failed_runs"] >= 6  # the outage's runs failed, and nothing was lost anyway
     assert figures["report_unexplained"] == 0 and figures["report_duplicated"] == 0
