@@ -46,6 +46,13 @@ class Report:
         return {k: v for k, v in self.totals().items() if k in GAPS and v}
 
 
+def _normalised() -> dict[str, str]:
+    from ordersync.channels import amazon, cdiscount, lengow
+
+    words = {**amazon.STATUSES, **cdiscount.STATUSES, **lengow.STATUSES}
+    return {raw: status.value for raw, status in words.items()}
+
+
 def order_facts(store: ShopStore, entry: Any):
     """The per-order facts of one entry as a DataFrame (SQL in include/sql/reconcile_orders.sql)."""
     import pandas as pd
@@ -59,7 +66,9 @@ def order_facts(store: ShopStore, entry: Any):
         return frame
     frame["entry"] = entry.key
     merchant = frame["fulfillment"] == "MERCHANT"
-    status = frame["marketplace_status"]
+    # each channel's own status words, in the shared vocabulary (UNSHIPPED, SHIPPED, CANCELLED...)
+    words = _normalised()
+    status = frame["marketplace_status"].map(lambda raw: words.get(raw, raw))
     in_shop = frame["shop_order_id"].notna()
     expected = (merchant & status.isin(IMPORTABLE)) | (~merchant & (status == "SHIPPED") & bool(entry.import_fba))
     expected = (expected & bool(entry.create_orders)) | in_shop  # a shop order is always expected to stay right

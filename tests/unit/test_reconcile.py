@@ -64,3 +64,9 @@ def test_lost_order_and_drift_are_reported_and_the_lost_one_fails_the_check(sync
     assert totals["unexplained"] == 1 and totals["shipped_not_confirmed"] == 1 and totals["amount_drift"] == 1
     with pytest.raises(reconcile.ReconciliationGap, match="1 unexplained"):
         reconcile.check(totals)
+
+
+def test_every_channel_status_word_is_reconciled_in_the_shared_vocabulary():
+    words = reconcile._normalised()
+    assert words["UNSHIPPED"] == words["InPreparation"] == words["waiting_shipment"] == "UNSHIPPED"
+    assert words["CANCELLED"] == words["Refused"] == words["canceled"] == "CANCELLED"

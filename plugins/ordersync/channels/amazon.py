@@ -36,7 +36,7 @@ _MAX_RESTARTS = 10
 # Statuses the import layer acts on when onboarding a seller: still to ship.
 OPEN_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED")
 
-_STATUSES = {
+STATUSES = {
     "PENDING": OrderStatus.PENDING,
     "PENDING_AVAILABILITY": OrderStatus.PENDING,
     "UNSHIPPED": OrderStatus.UNSHIPPED,
@@ -228,7 +228,7 @@ class AmazonChannel:
         if not isinstance(fulfillment, dict) or "fulfillmentStatus" not in fulfillment:
             raise InvalidOrder("fulfillment.fulfillmentStatus is missing (FULFILLMENT not included?)")
         raw_status = fulfillment["fulfillmentStatus"]
-        status = _STATUSES.get(raw_status, OrderStatus.OTHER)
+        status = STATUSES.get(raw_status, OrderStatus.OTHER)
         items = raw.get("orderItems")
         if not isinstance(items, list) or not items:
             raise InvalidOrder("orderItems is missing or empty")
