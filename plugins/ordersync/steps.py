@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ordersync import rules
-from ordersync.channels.amazon import OPEN_STATUSES, InvalidOrder
+from ordersync.channels.amazon import OPEN_STATUSES
+from ordersync.channels.parsing import InvalidOrder
 from ordersync.hooks import MarketplaceRequestError
 from ordersync.model import Rejection, Shipment, Window
 from ordersync.shop.store import ShopStore, utcnow

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ordersync import rules
-from ordersync.channels.amazon import InvalidOrder
+from ordersync.channels.parsing import InvalidOrder
 from ordersync.channels.cdiscount import CdiscountChannel
 from ordersync.channels.lengow import LengowChannel
 from ordersync.config import ConfigError, load_config

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
 from ordersync.hooks import MarketplaceRequestError
 from ordersync.marketplaces import AmazonMarketplace, amazon_marketplace
 from ordersync.model import (
@@ -46,34 +47,11 @@ STATUSES = {
 }
 
 
-class InvalidOrder(ValueError):
-    """The payload cannot become an order; the message says which field and why."""
-
-
-def parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise InvalidOrder(f"{field} is missing")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidOrder(f"{field} is not an ISO 8601 date: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise InvalidOrder(f"{field} has no time zone: {value!r}")
-    return parsed.astimezone(timezone.utc)
-
-
 def _money(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value["amount"]))
-    except (KeyError, TypeError, InvalidOperation):
-        raise InvalidOrder(f"{field} is not a money amount: {value!r}") from None
-    if not amount.is_finite():
-        raise InvalidOrder(f"{field} is not a finite amount: {value!r}")
-    return amount
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An SP-API ``Money`` object's amount."""
+    if not isinstance(value, dict) or "amount" not in value:
+        raise InvalidOrder(f"{field} is not a money amount: {value!r}")
+    return decimal_amount(value["amount"], field)
 
 
 class AmazonChannel:
@@ -195,12 +173,6 @@ class AmazonChannel:
 
     def _grid(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Order grid columns; a field that does not parse is left empty, never an error."""
-
-        def attempt(fn):
-            try:
-                return fn()
-            except (InvalidOrder, TypeError, ValueError, AttributeError, KeyError, InvalidOperation):
-                return None
 
         items = [i for i in raw.get("orderItems") or [] if isinstance(i, dict)]
         grand = (raw.get("proceeds") or {}).get("grandTotal") or {}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from ordersync.channels.amazon import InvalidOrder, iso, parse_time
+from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
 from ordersync.hooks import MarketplaceRequestError
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, Window
 from ordersync.shop.store import StagedOrder
@@ -36,16 +36,6 @@ STATUSES = {
     "Refused": OrderStatus.CANCELLED,
     "Rejected": OrderStatus.CANCELLED,
 }
-
-
-def _decimal(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError):
-        raise InvalidOrder(f"{field} is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise InvalidOrder(f"{field} is not a finite amount: {value!r}")
-    return amount
 
 
 class CdiscountChannel:
@@ -129,8 +119,8 @@ class CdiscountChannel:
             payload=raw,
             grid={
                 "store_name": "Cdiscount",
-                "purchase_date": _attempt(lambda: parse_time(raw.get("createdAt"), "createdAt")),
-                "total": _attempt(lambda: _decimal(raw.get("totalAmount"), "totalAmount")),
+                "purchase_date": attempt(lambda: parse_time(raw.get("createdAt"), "createdAt")),
+                "total": attempt(lambda: decimal_amount(raw.get("totalAmount"), "totalAmount")),
                 "currency": raw.get("currency") or "EUR",
                 "items_shipped": sum(quantity(i) for i in lines if i.get("status") == "Shipped"),
                 "items_unshipped": sum(quantity(i) for i in lines if i.get("status") != "Shipped"),
@@ -151,7 +141,7 @@ class CdiscountChannel:
             raise InvalidOrder("lines is missing or empty")
         lines = tuple(self._line(item, i) for i, item in enumerate(items))
         total = (
-            _decimal(raw["totalAmount"], "totalAmount")
+            decimal_amount(raw["totalAmount"], "totalAmount")
             if raw.get("totalAmount") is not None
             else sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
         )
@@ -189,7 +179,7 @@ class CdiscountChannel:
             asin=None,
             title=item.get("productTitle") or item.get("sellerProductId") or "",
             quantity=quantity,  # <= 0 is rejected by the rules with reason invalid_value
-            unit_price=_decimal(item.get("unitPrice", 0), f"{where}.unitPrice"),
+            unit_price=decimal_amount(item.get("unitPrice", 0), f"{where}.unitPrice"),
             quantity_shipped=quantity if item.get("status") == "Shipped" else 0,
         )
 
@@ -262,10 +252,3 @@ class CdiscountChannel:
                 return False
             raise
         return any(s.get("externalReference") == package_ref for s in body.get("shipments") or [])
-
-
-def _attempt(fn):
-    try:
-        return fn()
-    except (InvalidOrder, TypeError, ValueError):
-        return None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from ordersync.channels.amazon import InvalidOrder, iso, parse_time
+from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
 from ordersync.hooks import MarketplaceUnavailable
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, Window
 from ordersync.shop.store import StagedOrder
@@ -33,16 +33,6 @@ STATUSES = {
     "refunded": OrderStatus.CANCELLED,
     "refused": OrderStatus.CANCELLED,
 }
-
-
-def _decimal(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError):
-        raise InvalidOrder(f"{field} is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise InvalidOrder(f"{field} is not a finite amount: {value!r}")
-    return amount
 
 
 class LengowChannel:
@@ -134,8 +124,8 @@ class LengowChannel:
             payload=raw,
             grid={
                 "store_name": f"Lengow {self.lengow_marketplace}",
-                "purchase_date": _attempt(lambda: parse_time(raw.get("marketplace_order_date"), "marketplace_order_date")),
-                "total": _attempt(lambda: _decimal(raw.get("total_order"), "total_order")),
+                "purchase_date": attempt(lambda: parse_time(raw.get("marketplace_order_date"), "marketplace_order_date")),
+                "total": attempt(lambda: decimal_amount(raw.get("total_order"), "total_order")),
                 "currency": (raw.get("currency") or {}).get("iso_a3") or "EUR",
                 "items_shipped": sum(quantity(i) for i in cart if i.get("lengow_status") == "shipped"),
                 "items_unshipped": sum(quantity(i) for i in cart if i.get("lengow_status") != "shipped"),
@@ -159,7 +149,7 @@ class LengowChannel:
         delivery = packages[0].get("delivery") if packages else None
         billing = raw.get("billing_address") or {}
         total = (
-            _decimal(raw["total_order"], "total_order")
+            decimal_amount(raw["total_order"], "total_order")
             if raw.get("total_order") is not None
             else sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
         )
@@ -189,7 +179,7 @@ class LengowChannel:
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
             raise InvalidOrder(f"{where}.quantity is not an integer: {quantity!r}")
-        amount = _decimal(item.get("amount", 0), f"{where}.amount")  # Lengow's amount is the line total
+        amount = decimal_amount(item.get("amount", 0), f"{where}.amount")  # Lengow's amount is the line total
         return OrderLine(
             line_id=str(item["marketplace_order_line_id"]),
             sku=(item.get("merchant_product_id") or {}).get("id"),
@@ -290,9 +280,3 @@ class LengowChannel:
                 errors = actions[-1]["errors"]
                 failed[order_id] = "; ".join(str(e) for e in errors) if isinstance(errors, list) else str(errors)
         return done, failed
-
-def _attempt(fn):
-    try:
-        return fn()
-    except (InvalidOrder, TypeError, ValueError, ZeroDivisionError):
-        return None
