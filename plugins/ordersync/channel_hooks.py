@@ -17,7 +17,13 @@ from typing import Any, ClassVar
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from ordersync.hooks import MarketplaceAuthError, MarketplaceRequestError, MarketplaceUnavailable
+from ordersync.hooks import (
+    RETRY_EXTRAS,
+    MarketplaceAuthError,
+    MarketplaceRequestError,
+    MarketplaceUnavailable,
+    apply_retry_extras,
+)
 
 
 def _error_text(response: requests.Response) -> tuple[str, str]:
@@ -61,12 +67,13 @@ class BearerTokenHook(HttpHook):
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.max_throttle_wait, self.timeout, self.sleep = max_throttle_wait, timeout, sleep
         self.stats = {"requests": 0, "throttled": 0, "retried": 0, "token": 0}
+        self._retry_tuned = False
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
         session = super().get_conn(headers, extra_options)
         # HttpHook turns login/password into basic auth, which would replace our Authorization header
         session.auth = None
-        for key in self._OWN_EXTRAS:  # HttpHook would send every extra key as a header
+        for key in (*self._OWN_EXTRAS, *RETRY_EXTRAS):  # HttpHook would send every extra key as a header
             session.headers.pop(key, None)
         return session
 
@@ -108,6 +115,11 @@ class BearerTokenHook(HttpHook):
                 continue
             break
         self.stats["token"] += 1
+        if response.status_code >= 500 or response.status_code == 429:  # down, not bad credentials
+            code, message = _error_text(response)
+            raise MarketplaceUnavailable(
+                f"connection {self.conn_id!r}: {url} unavailable ({response.status_code} {code}: {message})"
+            )
         if response.status_code != 200:
             code, message = _error_text(response)
             raise MarketplaceAuthError(
@@ -142,6 +154,9 @@ class BearerTokenHook(HttpHook):
         refreshed = False
         failures = 0
         throttled_for = 0.0
+        if not self._retry_tuned:
+            self._retry_tuned = True
+            apply_retry_extras(self, self._conn_fields().extra_dejson)
         token, context = self.token()
         while True:
             self.method = method

@@ -94,11 +94,14 @@ class Entry(BaseModel):
     lengow_marketplace: str | None = Field(
         None, description="Lengow's code of the marketplace this entry reads, e.g. amazon_fr, cdiscount"
     )
+    # -- Airflow retries of a failed task (after the hook's own retries of 5xx and network errors)
+    retries: int = Field(2, ge=0, le=10)
+    retry_delay: timedelta = Field(timedelta(minutes=2), description="first wait before a retry ('2m', '30s'); doubles")
 
-    @field_validator("lookback", "reservation_expiry", mode="before")
+    @field_validator("lookback", "reservation_expiry", "retry_delay", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        """``36h``, ``3d``, ``90m`` or a number of hours."""
+        """``36h``, ``3d``, ``90m``, ``30s`` or a number of hours."""
         if value is None or isinstance(value, timedelta):
             return value
         if isinstance(value, bool):
@@ -106,11 +109,11 @@ class Entry(BaseModel):
         if isinstance(value, int | float):
             hours = float(value)
         else:
-            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhd]?)\s*", str(value))
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
             if not match:
-                raise ValueError(f"expected a duration such as '36h', '3d' or '90m', got {value!r}")
+                raise ValueError(f"expected a duration such as '36h', '3d', '90m' or '30s', got {value!r}")
             number, unit = float(match.group(1)), match.group(2) or "h"
-            hours = number * {"m": 1 / 60, "h": 1, "d": 24}[unit]
+            hours = number * {"s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24}[unit]
         if hours <= 0:
             raise ValueError("must be positive")
         return timedelta(hours=hours)

@@ -65,7 +65,7 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
         start_date=start,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args={**DEFAULT_ARGS, "retries": entry.retries, "retry_delay": entry.retry_delay},
         tags=["ordersync", entry.marketplace, entry.country.lower(), *entry.tags],
         doc_md=_doc(entry, config_path),
         params={
@@ -176,7 +176,8 @@ XCom per task: `listed`, `already_present`, `recovered`, `status_updates`, `not_
     ) as dag:
         checks = []
         for entry in config.enabled:
-            common: dict[str, Any] = {"entry_key": entry.key, "config_path": config.path, "pool": pool_name(entry)}
+            common: dict[str, Any] = {"entry_key": entry.key, "config_path": config.path, "pool": pool_name(entry),
+                                      "retries": entry.retries, "retry_delay": entry.retry_delay}
             with TaskGroup(group_id=entry.key):
                 if entry.marketplace == "amazon" and entry.import_fba:
                     checks.append(RecoverOrdersOperator(task_id="recheck", kind="recheck", **common))

@@ -42,6 +42,25 @@ class MarketplaceRequestError(MarketplaceError):
         self.status, self.code, self.message = status, code, message
 
 
+# connection extras that tune how long a call rides out 5xx/network errors before the task fails
+# (then Airflow's own retries take over): attempts, and the first wait in seconds (doubles each time)
+RETRY_EXTRAS = ("max_retries", "backoff")
+
+
+def apply_retry_extras(hook: Any, extra: dict[str, Any]) -> None:
+    """Set ``hook.max_retries`` / ``hook.backoff`` from the connection's extras when given."""
+    try:
+        if extra.get("max_retries") not in (None, ""):
+            hook.max_retries = max(0, int(extra["max_retries"]))
+        if extra.get("backoff") not in (None, ""):
+            hook.backoff = max(0.0, float(extra["backoff"]))
+    except (TypeError, ValueError):
+        raise MarketplaceAuthError(
+            f"connection {getattr(hook, 'conn_id', None) or hook.http_conn_id!r}: extra.max_retries must be an "
+            "integer and extra.backoff a number of seconds"
+        ) from None
+
+
 def _amazon_error(response: requests.Response) -> tuple[str, str]:
     try:
         errors = response.json().get("errors") or [{}]
@@ -61,6 +80,7 @@ class AmazonSpApiHook(HttpHook):
     :param region: SP-API region (NA, EU, FE) used when the connection has no host.
     :param max_retries: attempts for 5xx and connection errors before giving up.
     :param backoff: first wait in seconds; doubles on each retry (capped at ``max_backoff``).
+        Connection ``extra.max_retries`` / ``extra.backoff`` override both.
     :param max_throttle_wait: total seconds to keep waiting out 429s on one call before failing;
         ``None`` (default) waits as long as Amazon throttles: throttling never fails a task.
     :param limiter: a :class:`~ordersync.ratelimit.RateLimiter` paced before every request; default
@@ -75,7 +95,7 @@ class AmazonSpApiHook(HttpHook):
     hook_name = "Amazon Selling Partner API"
 
     # extras that are ours: HttpHook would otherwise send every extra key as an HTTP header
-    _OWN_EXTRAS = ("refresh_token", "lwa_url", "region", "rate_limit", "rate_scale")
+    _OWN_EXTRAS = ("refresh_token", "lwa_url", "region", "rate_limit", "rate_scale", *RETRY_EXTRAS)
     # process-wide token cache, keyed by connection and client: tasks in one worker share it
     _tokens: ClassVar[dict[tuple[str, str], tuple[str, float]]] = {}
     _tokens_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -106,6 +126,7 @@ class AmazonSpApiHook(HttpHook):
         self._limiter = limiter
         self._limiter_state = limiter_state
         self._limiter_ready = limiter is not None
+        self._retry_tuned = False
         self.stats = {"requests": 0, "throttled": 0, "retried": 0, "token": 0, "paced_seconds": 0.0}
 
     # -- connection ------------------------------------------------------------------------
@@ -237,6 +258,9 @@ class AmazonSpApiHook(HttpHook):
         failures = 0
         throttled = 0
         throttled_for = 0.0
+        if not self._retry_tuned:
+            self._retry_tuned = True
+            apply_retry_extras(self, self.get_connection(self.amazon_conn_id).extra_dejson)
         token = self.access_token()
         limiter = self.limiter if operation else None
         while True:

@@ -67,6 +67,8 @@ def test_task_chain_and_schedule(dagbag, dag_id):
     assert dag.catchup is False and dag.max_active_runs == 1
     assert "ordersync" in dag.tags and dag.doc_md
     assert "lookback_hours" in dag.params
+    entry = next(e for e in load_config().enabled if e.dag_id == dag_id)
+    assert {(t.retries, t.retry_delay) for t in dag.tasks} == {(entry.retries, entry.retry_delay)}
 
 
 def test_dag_file_does_no_heavy_work_at_parse_time():

@@ -332,6 +332,21 @@ def test_a_token_endpoint_that_stays_down_is_unavailable_not_bad_credentials(san
         steps.lookup(channel, shop, entry, _history_window())
 
 
+def test_connection_extras_set_how_long_a_call_rides_out_5xx(sandbox, shop):
+    """extra.max_retries / extra.backoff: an outage fails the task quickly instead of after ~30 s,
+    and the two keys are never sent to Amazon as headers."""
+    from ordersync.hooks import MarketplaceUnavailable
+
+    entry = _entry(conn_id=_connection("amazon_quick", sandbox, rate_limit=False, max_retries=1, backoff=0.01))
+    sandbox.post_admin("/faults", {"operation": "searchOrders", "status": 503, "count": 2})
+    waited = []
+    hook = AmazonSpApiHook(entry.conn_id, sleep=waited.append)
+    with pytest.raises(MarketplaceUnavailable, match="503"):
+        steps.lookup(AmazonChannel(hook, "IT"), shop, entry, _history_window())
+    assert (hook.max_retries, hook.backoff, waited) == (1, 0.01, [0.01])
+    assert not {"max_retries", "backoff"} & set(hook.get_conn().headers)
+
+
 def test_a_slow_answer_past_the_timeout_is_retried(sandbox, shop):
     entry = _entry()
     sandbox.post_admin("/faults", {"operation": "searchOrders", "delay_seconds": 3, "count": 1})

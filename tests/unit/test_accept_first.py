@@ -16,7 +16,7 @@ from ordersync.channels.parsing import InvalidOrder
 from ordersync.channels.cdiscount import CdiscountChannel
 from ordersync.channels.lengow import LengowChannel
 from ordersync.config import ConfigError, load_config
-from ordersync.hooks import MarketplaceAuthError
+from ordersync.hooks import MarketplaceAuthError, MarketplaceUnavailable
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
@@ -146,6 +146,10 @@ def test_octopia_hook_token_cache_401_refresh_and_5xx_retry(connections):
     sandbox.post_admin("/cdiscount/fail", {"operation": "getOrders", "status": 401, "count": 1})
     assert hook.call("GET", "/orders", params={"pageSize": 1}).status_code == 200
     assert hook.stats["token"] == 2  # refreshed once
+    # a token endpoint that stays down is unavailable, not bad credentials
+    sandbox.post_admin("/cdiscount/fail", {"operation": "token", "status": 503, "count": 2})
+    with pytest.raises(MarketplaceUnavailable, match="unavailable"):
+        OctopiaHook("octopia_test", max_retries=1, backoff=0.01).token(refresh=True)
 
 
 def test_octopia_hook_errors_name_the_connection_field(connections):

@@ -48,6 +48,8 @@ entries:
         ("  - {marketplace: amazon, country: IT, conn_id: c, page_size: 500}", ["'page_size'", "100"]),
         ("  - {marketplace: amazon, country: IT, conn_id: c, fba_extra_days: -1}", ["'fba_extra_days'", "0"]),
         ("  - {marketplace: amazon, country: IT, conn_id: c, onboarding: all}", ["'onboarding'", "unshipped"]),
+        ("  - {marketplace: amazon, country: IT, conn_id: c, retry_delay: soon}", ["'retry_delay'", "'30s'"]),
+        ("  - {marketplace: amazon, country: IT, conn_id: c, retries: -1}", ["'retries'", "0"]),
         (
             "  - {marketplace: amazon, country: IT, conn_id: c}\n  - {marketplace: amazon, country: IT, conn_id: d}",
             ["amazon_it", "distinct 'name'"],
@@ -84,3 +86,13 @@ def test_fba_and_onboarding_defaults(tmp_path):
     entry = load_config(path).entries[0]
     assert entry.fba_extra_days == 2 and entry.onboarding == "none"
     assert load_config().entry("amazon_it").onboarding == "unshipped"
+
+
+def test_retries_and_retry_delay(tmp_path):
+    from datetime import timedelta
+
+    config = load_config(write(tmp_path, "defaults: {conn_id: c}\nentries:\n  - {marketplace: amazon, country: IT}\n"
+                                         "  - {marketplace: amazon, country: FR, retries: 0, retry_delay: 30s}\n"))
+    it, fr = config.entries
+    assert (it.retries, it.retry_delay) == (2, timedelta(minutes=2))
+    assert (fr.retries, fr.retry_delay) == (0, timedelta(seconds=30))
