@@ -48,12 +48,15 @@ def run_window(
 def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: datetime | None = None) -> dict[str, Any]:
     """List the orders updated in the window and stage every one of them in the inbox.
 
-    Two more listings when they apply: Amazon-fulfilled orders over the window shifted
-    ``fba_extra_days`` back (they show up late), and on the entry's very first lookup
-    (``onboarding: unshipped``) every order still to ship, whatever its age.
+    More listings when they apply: Amazon-fulfilled orders over the window shifted
+    ``fba_extra_days`` back (they show up late), on accept-first channels every order still
+    waiting for acceptance, and on the entry's very first lookup (``onboarding: unshipped``)
+    every order still to ship, whatever its age.
     """
     counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
               "fba_found": 0, "onboarded": 0}
+    if hasattr(channel, "waiting_pages"):
+        counts["waiting_listed"] = 0
     now = now or utcnow()
     first_run = getattr(entry, "onboarding", "none") == "unshipped" and not store.has_lookup(entry.key)
     effective = channel.clamp(window, now)
@@ -83,6 +86,9 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
             # would cost days of pages per run against searchOrders' 0.0056/s regional plan.
             fba = Window(effective.start - extra, effective.end - extra)
             counts["fba_found"] = stage_all(channel.pages(fba, fulfilled_by="AMAZON"))
+    if hasattr(channel, "waiting_pages"):
+        # accept-first channels: every order still waiting for an answer, whatever its dates
+        counts["waiting_listed"] = stage_all(channel.waiting_pages())
     if first_run:
         # Open orders of any age, created up to now: Amazon clamps the open end itself.
         since = Window(now - ONBOARDING_LOOKBACK, now - ONBOARDING_LOOKBACK)

@@ -308,3 +308,23 @@ def test_lengow_manual_cancel_cancels_the_shop_order_once(world):
     assert _rows(store, "orders", marketplace="lengow", marketplace_order_id=oid)[0]["status"] == entry.cancelled_status
     cancels = [a for a in sandbox.get_admin("/lengow/actions", orderId=oid)["actions"] if a["operation"] == "cancel"]
     assert len(cancels) == 1
+
+
+def test_an_order_listed_late_still_gets_its_answer(world):
+    """Lookup also lists every order waiting for acceptance, whatever its dates: an order whose
+    last update is two days older than the run's window is answered by the next run."""
+    store, sandbox = world["store"], world["sandbox"]
+    sku = next(p["sku"] for p in _rows(store, "products") if p["stock"] >= 5)
+    two_days_ago = (datetime.now(timezone.utc) - timedelta(days=2)).isoformat()
+    late = {
+        "cdiscount": sandbox.post_admin("/cdiscount/orders", {"status": "waiting", "created": two_days_ago,
+                                                              "lines": [{"sku": sku, "quantity": 1}]})["order"]["orderId"],
+        "lengow": sandbox.post_admin("/lengow/orders", {"status": "waiting", "created": two_days_ago, "group": "amazon_fr",
+                                                        "lines": [{"sku": sku, "quantity": 1}]})["order"]["marketplace_order_id"],
+    }
+    for marketplace, dag_id in (("cdiscount", CDISCOUNT_DAG), ("lengow", LENGOW_DAG)):
+        state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=3), dag_id)
+        assert state == "success" and xcom["lookup"]["waiting_listed"] >= 1
+        assert late[marketplace] in {w["order_id"] for w in xcom["lookup"]["waiting_acceptance"]}
+        row = _rows(store, "acceptances", marketplace=marketplace, marketplace_order_id=late[marketplace])
+        assert [r["decision"] for r in row] == ["accept"]

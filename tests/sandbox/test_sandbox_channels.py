@@ -56,3 +56,23 @@ def test_lengow_actions_are_acknowledged_after_the_delay_or_fail_after_the_timeo
     clock.now += timedelta(minutes=30)
     late = world.queued(ready[1]["id"], "ship")[0]
     assert not late["processed"] and "not acknowledged" in late["errors"][0]
+
+
+def test_a_pinned_clock_plays_past_days_and_admin_orders_take_their_times():
+    """The fortnight simulation pins a channel's clock on simulated time: orders created then,
+    answered then, released accept_delay later, cancelled at the moment given."""
+    clock = Clock()
+    world = CdiscountWorld(clock, ANCHOR, accept_delay=timedelta(minutes=5), orders_per_day=0)
+    past = ANCHOR - timedelta(days=10)
+    world.set_clock(past)
+    created = (past - timedelta(hours=3)).isoformat()
+    order = world.add_order({"id": "SIM-1", "created": created, "lines": [{"sku": "X", "quantity": 1}]})
+    assert order["created"] == order["updated"] == past - timedelta(hours=3)
+    world.answer("SIM-1", True, {"operation": "approval"})
+    assert world.find("SIM-1")["updated"] == past
+    world.set_clock(past + timedelta(minutes=5))
+    released = world.find("SIM-1")
+    assert released["status"] == "importable" and released["updated"] == past + timedelta(minutes=5)
+    world.admin_update("SIM-1", {"status": "cancelled", "at": (past + timedelta(hours=1)).isoformat()})
+    assert world.find("SIM-1")["updated"] == past + timedelta(hours=1)
+    assert world.set_clock(None) == ANCHOR  # unpinned: the shared clock again

@@ -86,6 +86,15 @@ def test_outage_and_stale_page_tokens(sandbox, api):
     down = _search(sandbox, api)
     assert down.status_code == 503 and down.json()["errors"][0]["code"] == "ServiceUnavailable"
     sandbox.http.delete(sandbox.url + "/_admin/faults", timeout=10)
+    # an outage until cleared takes every channel down, the admin routes stay up
+    sandbox.post_admin("/faults", {"outage": True})
+    assert sandbox.get_admin("/faults")["outage_seconds_left"] == "until cleared"
+    assert _search(sandbox, api).status_code == 503
+    for path in ("/octopia/orders", "/lengow/v3.0/orders"):
+        assert requests.get(sandbox.url + path, timeout=10).status_code == 503
+    assert sandbox.get_admin("/cdiscount/orders")["orders"]
+    sandbox.http.delete(sandbox.url + "/_admin/faults", timeout=10)
+    assert requests.get(sandbox.url + "/octopia/orders", timeout=10).status_code == 401  # up again: asks for a token
     sandbox.post_admin("/faults", {"stale_page_tokens": 1})
     first = api.get(sandbox.url + SEARCH, params={"createdAfter": "2020-01-01T00:00:00Z", "maxResultsPerPage": 1},
                     timeout=10).json()

@@ -42,3 +42,14 @@ def test_expected_in_shop_is_what_is_importable_at_the_end():
         if o.order_id in expected:
             assert o.fulfilled_by == "MERCHANT" and o.status_at(t.end)[0] == "UNSHIPPED" and o.known_products
     assert t.expected_in_shop(import_fba=True) > expected
+
+
+def test_the_accept_first_channel_holds_its_hard_cases():
+    from ordersync.sandbox.timeline import AcceptFirstTimeline
+
+    t = AcceptFirstTimeline(START, 14, 200, seed=3)
+    assert [(o.order_id, o.history) for o in t.orders] == [(o.order_id, o.history) for o in AcceptFirstTimeline(START, 14, 200, seed=3).orders]
+    assert len({o.order_id for o in t.orders}) == 14 * 200
+    assert any(o.visible_at - o.created >= timedelta(hours=12) for o in t.orders)  # listed 12 h late
+    assert any(o.history[-1][1] == "cancelled" and o.history[-1][0] > o.visible_at for o in t.orders)
+    assert any(not o.known_products for o in t.orders)  # refused: the shop lacks the product

@@ -89,6 +89,19 @@ class CdiscountChannel:
                 return
             page += 1
 
+    def waiting_pages(self) -> Iterator[list[StagedOrder]]:
+        """Every order waiting for acceptance, whatever its dates: one listed late (its update
+        older than the window) still gets its answer before Cdiscount's deadline."""
+        page = 1
+        while True:
+            params = {"status": self.WAITING_STATUSES[0], "pageIndex": page, "pageSize": self.page_size}
+            body = self.hook.call("GET", ORDERS, params=params).json()
+            items = [raw for raw in body.get("items") or [] if isinstance(raw, dict)]
+            yield [self.stage(raw) for raw in items]
+            if page * self.page_size >= int(body.get("totalCount") or 0) or not items:
+                return
+            page += 1
+
     def fetch(self, order_ids: list[str]) -> tuple[list[StagedOrder], list[str]]:
         found, missing = [], []
         for order_id in order_ids:

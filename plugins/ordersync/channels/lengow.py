@@ -90,6 +90,19 @@ class LengowChannel:
                 return
             page += 1
 
+    def waiting_pages(self) -> Iterator[list[StagedOrder]]:
+        """Every order of this marketplace waiting for acceptance, whatever its dates (one listed
+        late still gets its answer before the marketplace's deadline)."""
+        page = 1
+        while True:
+            params = {"account_id": self.hook.account_id(), "marketplace": self.lengow_marketplace,
+                      "lengow_status": self.WAITING_STATUSES[0], "page": page, "page_size": self.page_size}
+            body = self.hook.call("GET", ORDERS, params=params).json()
+            yield [self.stage(raw) for raw in body.get("results") or [] if isinstance(raw, dict)]
+            if not body.get("next"):
+                return
+            page += 1
+
     def fetch(self, order_ids: list[str]) -> tuple[list[StagedOrder], list[str]]:
         found, missing = [], []
         for order_id in order_ids:

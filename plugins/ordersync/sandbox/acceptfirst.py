@@ -8,7 +8,11 @@ so one clock drives every channel. Lifecycle in sandbox time:
 - an order accepted at T becomes ``importable`` at T + ``accept_delay`` (the marketplace checks
   payment first); a refused one is ``refused`` at once;
 - every answer, shipment and action received is recorded (``/_admin/<channel>/actions``);
-- ``fail`` injects errors (status, count) into the next calls of an operation.
+- ``fail`` injects errors (status, count) into the next calls of an operation;
+- ``set_clock`` pins the channel's clock at a moment of its own (the fortnight simulation plays
+  past days: orders are accepted, released and shipped at the simulated time).
+
+:func:`admin_router` gives both channels the same admin routes under ``/_admin/<channel>``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from ordersync.sandbox.catalog import CATALOG
 
@@ -55,11 +62,13 @@ class AcceptFirstWorld:
         self.accept_delay, self.token_lifetime = accept_delay, token_lifetime
         self._lock = threading.RLock()
         self._tokens: dict[str, datetime] = {}
+        self._pinned: datetime | None = None
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
             self._rng = random.Random(f"{self.channel}:{self.seed}")
+            self._pinned = None
             self._orders: dict[str, dict] = {}
             self._actions: list[dict] = []
             self._counts: Counter[str] = Counter()
@@ -129,7 +138,14 @@ class AcceptFirstWorld:
     # -- clock and lifecycle -----------------------------------------------------------------
 
     def now(self) -> datetime:
-        return self.clock()
+        pinned = self._pinned
+        return pinned if pinned is not None else self.clock()
+
+    def set_clock(self, moment: datetime | None) -> datetime:
+        """Pin the channel's clock at ``moment`` (any time, earlier too); None follows the shared clock again."""
+        with self._lock:
+            self._pinned = moment
+            return self.now()
 
     def _tick(self) -> None:
         """Bring orders up to the sandbox clock: accepted ones become importable after the delay."""
@@ -250,26 +266,108 @@ class AcceptFirstWorld:
             self._actions.append({**record, "accepted": True})
             return copy.deepcopy(order)
 
-    def set_status(self, order_id: str, status: str) -> dict:
-        """Admin: move an order (the buyer cancels, the marketplace refuses...)."""
+    def set_status(self, order_id: str, status: str, at: datetime | None = None) -> dict:
+        """Admin: move an order (the buyer cancels, the marketplace refuses...) at ``at`` (default now)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
         with self._lock:
+            self._tick()
             order = self._orders.get(order_id)
             if order is None:
                 raise KeyError(order_id)
-            order["status"], order["updated"] = status, self.now()
+            order["status"], order["updated"] = status, at or self.now()
             return copy.deepcopy(order)
 
+    def admin_update(self, order_id: str, body: dict) -> dict:
+        """Admin ``POST /orders/{id}``: ``{"status", "at"?}``; channels add their own keys."""
+        if body.get("status"):
+            return self.set_status(order_id, body["status"], _time(body.get("at")))
+        found = self.find(order_id)
+        if found is None:
+            raise KeyError(order_id)
+        return found
+
     def add_order(self, spec: dict) -> dict:
-        """Admin: a crafted order: status, lines [{sku, quantity, price?, title?}], group?, id?."""
+        """Admin: a crafted order: status, lines [{sku, quantity, price?, title?}], group?, id?,
+        created? (ISO time, default now; it is also the last update)."""
         with self._lock:
             lines = [
                 (line["sku"], line.get("title") or line["sku"], int(line["quantity"]), str(line.get("price", "10.00")))
                 for line in spec.get("lines") or []
             ]
             oid = spec.get("id") or self.new_id(len(self._orders) + 1000)
-            now = self.now()
-            order = self._order(oid, spec.get("group", self.groups()[0]), spec.get("status", "waiting"), now, now, lines)
+            created = _time(spec.get("created")) or self.now()
+            order = self._order(oid, spec.get("group", self.groups()[0]), spec.get("status", "waiting"), created, created, lines)
             self._orders[oid] = order
             return copy.deepcopy(order)
+
+
+def _time(value: str | None) -> datetime | None:
+    from ordersync.sandbox.world import parse_time
+
+    return parse_time(value) if value else None
+
+
+def admin_router(channel: str, world_of: Callable[[Request], AcceptFirstWorld], render: Callable[[dict], dict]) -> APIRouter:
+    """The test and simulation controls of an accept-first channel, under ``/_admin/<channel>``."""
+    from ordersync.sandbox.world import iso
+
+    admin = APIRouter(prefix=f"/_admin/{channel}")
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @admin.get("/orders")
+    def admin_orders(request: Request):
+        return {"orders": [render(o) for o in world_of(request).all_orders()]}
+
+    @admin.get("/actions")
+    def admin_actions(request: Request, orderId: str | None = None):  # noqa: N803
+        """Every answer, shipment or action request received, accepted or not, oldest first."""
+        return {"actions": [{**a, "at": iso(a["at"])} for a in world_of(request).actions(orderId)]}
+
+    @admin.get("/requests")
+    def admin_requests(request: Request):
+        return world_of(request).counters()
+
+    @admin.post("/orders")
+    async def admin_add(request: Request):
+        try:
+            order = world_of(request).add_order(await request.json())
+        except (KeyError, TypeError, ValueError) as exc:
+            return error(400, f"cannot create order: {exc}")
+        return JSONResponse({"order": render(order)}, status_code=201)
+
+    @admin.post("/orders/{order_id}")
+    async def admin_status(order_id: str, request: Request):
+        """``{"status": "cancelled", "at"?: ISO}``: the buyer cancels, the marketplace refuses..."""
+        try:
+            return {"order": render(world_of(request).admin_update(order_id, await request.json() or {}))}
+        except KeyError:
+            return error(404, f"unknown order {order_id}")
+        except ValueError as exc:
+            return error(400, str(exc))
+
+    @admin.post("/clock")
+    async def admin_clock(request: Request):
+        """``{"now": ISO}`` pins the channel's clock there (earlier too); ``{"now": null}`` unpins it."""
+        body = await request.json() or {}
+        try:
+            return {"now": iso(world_of(request).set_clock(_time(body.get("now"))))}
+        except ValueError as exc:
+            return error(400, str(exc))
+
+    @admin.post("/fail")
+    async def admin_fail(request: Request):
+        """``{"operation", "status": 500, "count": 1, "after": false}``: the next calls fail
+        (``after``: they are carried out, then answer the error)."""
+        body = await request.json()
+        world_of(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)), bool(body.get("after")))
+        return {"status": "armed"}
+
+    @admin.post("/reset")
+    def admin_reset(request: Request):
+        world_of(request).reset()
+        return {"status": "reset"}
+
+    return admin

@@ -123,7 +123,7 @@ async def add_fault(request: Request):
     ``{"operation": "searchOrders", "status": 503, "count": 5}`` the next 5 searchOrders answer 503
     (``status`` 429 answers Amazon's QuotaExceeded; no ``count``: until cleared; no ``operation``:
     every operation; ``after``: let that many through first), ``{"delay_seconds": 2, "count": 3}`` answers late, ``{"outage_seconds": 30}``
-    answers 503 to every API call for 30 s, ``{"stale_page_tokens": 1}`` refuses the next paging
+    answers 503 to every API call of every channel for 30 s (``{"outage": true}``: until cleared), ``{"stale_page_tokens": 1}`` refuses the next paging
     token as expired (400)."""
     spec = await _json_object(request)
     if spec is None:

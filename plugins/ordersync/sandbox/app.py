@@ -68,6 +68,10 @@ def create_app(
     async def usage_plans_and_faults(request: Request, call_next):
         operation = operation_of(request.method, request.url.path)
         if operation is None:
+            channel = request.url.path.split("/")[1]
+            if channel in ("octopia", "lengow") and limits.down(channel):  # an outage takes every channel down
+                return JSONResponse({"errors": [{"code": "ServiceUnavailable", "message": "sandbox: outage"}]},
+                                    status_code=503)
             return await call_next(request)
         # one seller per sandbox (its single LWA authorisation): buckets are per region and operation
         status, delay = limits.check(operation, "seller", _region(request, world) if operation != "token" else "-")

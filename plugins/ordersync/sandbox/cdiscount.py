@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ordersync.sandbox.acceptfirst import AcceptFirstWorld, SandboxError
+from ordersync.sandbox.acceptfirst import AcceptFirstWorld, SandboxError, admin_router
 from ordersync.sandbox.world import iso, parse_time
 
 WIRE_STATUS = {
@@ -77,15 +77,10 @@ def render(order: dict) -> dict:
 
 
 router = APIRouter()
-admin = APIRouter(prefix="/_admin/cdiscount")
 
 
 def _world(request: Request) -> CdiscountWorld:
     return request.app.state.cdiscount
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status)
 
 
 def _authorize(request: Request, operation: str) -> None:
@@ -186,55 +181,6 @@ async def shipments(order_id: str, request: Request):
     return JSONResponse(render(order), status_code=201)
 
 
-# -- admin -----------------------------------------------------------------------------------
+# -- admin: the shared accept-first controls under /_admin/cdiscount -------------------------
 
-
-def _admin_action(action: dict) -> dict:
-    return {**action, "at": iso(action["at"])}
-
-
-@admin.get("/orders")
-def admin_orders(request: Request):
-    return {"orders": [render(o) for o in _world(request).all_orders()]}
-
-
-@admin.get("/actions")
-def admin_actions(request: Request, orderId: str | None = None):  # noqa: N803
-    """Every approval and shipment request received, accepted or not, oldest first."""
-    return {"actions": [_admin_action(a) for a in _world(request).actions(orderId)]}
-
-
-@admin.get("/requests")
-def admin_requests(request: Request):
-    return _world(request).counters()
-
-
-@admin.post("/orders")
-async def admin_add(request: Request):
-    return JSONResponse({"order": render(_world(request).add_order(await request.json()))}, status_code=201)
-
-
-@admin.post("/orders/{order_id}")
-async def admin_status(order_id: str, request: Request):
-    """``{"status": "cancelled"}``: the buyer cancels, the marketplace refuses..."""
-    try:
-        return {"order": render(_world(request).set_status(order_id, (await request.json())["status"]))}
-    except KeyError:
-        return _error(404, "NotFound", f"unknown order {order_id}")
-    except ValueError as exc:
-        return _error(400, "InvalidInput", str(exc))
-
-
-@admin.post("/fail")
-async def admin_fail(request: Request):
-    """``{"operation": "approval", "status": 500, "count": 1, "after": false}``: the next calls fail
-    (``after``: they are carried out, then answer the error)."""
-    body = await request.json()
-    _world(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)), bool(body.get("after")))
-    return {"status": "armed"}
-
-
-@admin.post("/reset")
-def admin_reset(request: Request):
-    _world(request).reset()
-    return {"status": "reset"}
+admin = admin_router("cdiscount", _world, render)

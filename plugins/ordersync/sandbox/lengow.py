@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ordersync.sandbox.acceptfirst import AcceptFirstWorld, SandboxError
+from ordersync.sandbox.acceptfirst import AcceptFirstWorld, SandboxError, admin_router
 from ordersync.sandbox.world import iso, parse_time
 
 WIRE_STATUS = {
@@ -56,6 +56,15 @@ class LengowWorld(AcceptFirstWorld):
 
     def new_id(self, index: int) -> str:
         return f"LG-{self._rng.randrange(10**3):03d}-{index:06d}"
+
+    def admin_update(self, order_id: str, body: dict) -> dict:
+        """Also ``{"no_ack": true}``: the marketplace never acknowledges this order's actions."""
+        if body.get("no_ack"):
+            with self._lock:
+                if order_id not in self._orders:
+                    raise KeyError(order_id)
+                self.no_ack.add(order_id)
+        return super().admin_update(order_id, body)
 
     def queue(self, body: dict) -> dict:
         """Record an action; accept/refuse/ship/cancel take effect when the marketplace acknowledges."""
@@ -160,7 +169,6 @@ def render_action(action: dict) -> dict:
 
 
 router = APIRouter()
-admin = APIRouter(prefix="/_admin/lengow")
 
 
 def _world(request: Request) -> LengowWorld:
@@ -205,6 +213,7 @@ def list_orders(request: Request):
         if o["created"] <= now
         and params.get("marketplace") in (None, o["group"])
         and params.get("marketplace_order_id") in (None, o["id"])
+        and params.get("lengow_status") in (None, WIRE_STATUS[o["status"]])
         and (low is None or o["updated"] >= low)
         and (high is None or o["updated"] < high)
         and (ordered_from is None or o["created"] >= ordered_from)
@@ -233,57 +242,6 @@ def get_actions(request: Request):
     return {"count": len(results), "next": None, "previous": None, "results": results}
 
 
-# -- admin -----------------------------------------------------------------------------------
+# -- admin: the shared accept-first controls under /_admin/lengow, plus {"no_ack": true} ---------
 
-
-@admin.get("/orders")
-def admin_orders(request: Request):
-    return {"orders": [render(o) for o in _world(request).all_orders()]}
-
-
-@admin.get("/actions")
-def admin_actions(request: Request, orderId: str | None = None):  # noqa: N803
-    """Every action POST received (accepted into the queue or refused), oldest first."""
-    return {"actions": [{**a, "at": iso(a["at"])} for a in _world(request).actions(orderId)]}
-
-
-@admin.get("/requests")
-def admin_requests(request: Request):
-    return _world(request).counters()
-
-
-@admin.post("/orders")
-async def admin_add(request: Request):
-    return JSONResponse({"order": render(_world(request).add_order(await request.json()))}, status_code=201)
-
-
-@admin.post("/orders/{order_id}")
-async def admin_status(order_id: str, request: Request):
-    """``{"status": "cancelled"}`` moves the order; ``{"no_ack": true}`` makes the marketplace ignore its actions."""
-    body = await request.json()
-    world = _world(request)
-    try:
-        if body.get("no_ack"):
-            with world._lock:
-                if order_id not in world._orders:
-                    raise KeyError(order_id)
-                world.no_ack.add(order_id)
-        order = world.set_status(order_id, body["status"]) if body.get("status") else world.find(order_id)
-    except KeyError:
-        return JSONResponse({"error": f"unknown order {order_id}"}, status_code=404)
-    except ValueError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
-    return {"order": render(order)}
-
-
-@admin.post("/fail")
-async def admin_fail(request: Request):
-    body = await request.json()
-    _world(request).fail(body["operation"], int(body.get("status", 500)), int(body.get("count", 1)), bool(body.get("after")))
-    return {"status": "armed"}
-
-
-@admin.post("/reset")
-def admin_reset(request: Request):
-    _world(request).reset()
-    return {"status": "reset"}
+admin = admin_router("lengow", _world, render)

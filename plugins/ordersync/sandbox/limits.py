@@ -77,10 +77,13 @@ class Limits:
 
     def add_fault(self, spec: dict) -> dict:
         """Add a fault: ``{"operation", "status", "count", "after"?}``, ``{"delay_seconds", "count"?}``,
-        ``{"outage_seconds"}`` or ``{"stale_page_tokens": n}``."""
+        ``{"outage_seconds"}``, ``{"outage": true}`` (until cleared) or ``{"stale_page_tokens": n}``.
+        Outages hit every channel's API; the other faults Amazon's."""
         with self._lock:
             if "outage_seconds" in spec:
                 self._outage_until = time.monotonic() + float(spec["outage_seconds"])
+            if spec.get("outage") is True:  # down until the faults are cleared
+                self._outage_until = float("inf")
             if "stale_page_tokens" in spec:
                 self._stale_page_tokens += int(spec["stale_page_tokens"])
             status, delay = spec.get("status"), float(spec.get("delay_seconds") or 0)
@@ -95,7 +98,8 @@ class Limits:
     def describe(self) -> dict:
         return {"faults": [{"operation": f.operation, "status": f.status, "delay_seconds": f.delay,
                             "remaining": f.remaining} for f in self._faults],
-                "outage_seconds_left": max(0.0, round(self._outage_until - time.monotonic(), 3)),
+                "outage_seconds_left": max(0.0, round(self._outage_until - time.monotonic(), 3))
+                if self._outage_until != float("inf") else "until cleared",
                 "stale_page_tokens": self._stale_page_tokens,
                 "usage_plans": self.usage_plans, "time_scale": self.time_scale}
 
@@ -137,6 +141,14 @@ class Limits:
                     return 429, delay
                 self._buckets[key] = (tokens - 1.0, now)
             return None, delay
+
+    def down(self, operation: str) -> bool:
+        """Whether an outage answers this call of another channel (Cdiscount, Lengow) with 503."""
+        with self._lock:
+            if time.monotonic() < self._outage_until:
+                self.injected[operation] += 1
+                return True
+            return False
 
     def take_stale_page_token(self) -> bool:
         """Whether this paging request must be refused as if its token had expired."""

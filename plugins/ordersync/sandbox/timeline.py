@@ -5,6 +5,10 @@ later, sometimes hours: Amazon lists some orders late, FBA ones up to two days l
 history (Pending for up to three days, cancellations before and after import). The simulation
 driver pushes each event into the sandbox through its admin API when the simulated clock passes
 it, so a lookup only ever sees what a real one would have seen at that moment.
+
+:class:`AcceptFirstTimeline` plans an accept-first channel (Cdiscount) the same way: orders
+appear waiting for acceptance (some listed 12 h late) and a few buyers cancel; the answers, the
+release after payment and the shipments are the sandbox's own doing, at the simulated time.
 """
 
 from __future__ import annotations
@@ -54,7 +58,26 @@ class Event:
     status: str | None = None
 
 
-class Timeline:
+class _Plan:
+    """Planned orders as a sorted list of events."""
+
+    orders: list[PlannedOrder]
+
+    def events(self) -> list[Event]:
+        out = []
+        for order in self.orders:
+            out.append(Event(order.visible_at, "appear", order))
+            out += [Event(when, "status", order, status) for when, status in order.history if when > order.visible_at]
+        return sorted(out, key=lambda e: (e.when, e.order.order_id, e.kind))
+
+    def until(self, moment: datetime, after: datetime | None = None) -> Iterator[Event]:
+        """Events in (after, moment]."""
+        for event in self.events():
+            if (after is None or event.when > after) and event.when <= moment:
+                yield event
+
+
+class Timeline(_Plan):
     """Orders of ``countries`` over ``days`` from ``start``, ``orders_per_day`` each, from ``seed``."""
 
     def __init__(self, start: datetime, days: int, orders_per_day: int, countries: Iterable[str], seed: int = 7):
@@ -101,19 +124,6 @@ class Timeline:
         order.history = history
         return order
 
-    def events(self) -> list[Event]:
-        out = []
-        for order in self.orders:
-            out.append(Event(order.visible_at, "appear", order))
-            out += [Event(when, "status", order, status) for when, status in order.history if when > order.visible_at]
-        return sorted(out, key=lambda e: (e.when, e.order.order_id, e.kind))
-
-    def until(self, moment: datetime, after: datetime | None = None) -> Iterator[Event]:
-        """Events in (after, moment]."""
-        for event in self.events():
-            if (after is None or event.when > after) and event.when <= moment:
-                yield event
-
     def expected_in_shop(self, import_fba: bool, by: datetime | None = None) -> set[str]:
         """Orders that must be in the shop at the end: importable now, products known."""
         by = by or self.end
@@ -127,3 +137,25 @@ class Timeline:
             elif order.fulfilled_by == "AMAZON" and import_fba and status == "SHIPPED":
                 out.add(order.order_id)
         return out
+
+
+class AcceptFirstTimeline(_Plan):
+    """``orders_per_day`` orders a day of an accept-first channel (statuses in the sandbox's
+    neutral words: ``waiting``, ``cancelled``); country FR, merchant-fulfilled."""
+
+    def __init__(self, start: datetime, days: int, orders_per_day: int, seed: int = 7):
+        self.start, self.days, self.end = start, days, start + timedelta(days=days)
+        rng = random.Random(f"accept-first:{seed}")
+        skus = [p.sku for p in CATALOG]
+        known = [s for s in skus if s not in SHOP_MISSING_SKUS]
+        self.orders = []
+        for n in range(days * orders_per_day):
+            created = start + timedelta(seconds=rng.randrange(days * 86400))
+            pool = skus if rng.random() < 0.04 else known  # refused: the shop does not sell it
+            items = [(sku, rng.choice((1, 1, 1, 2))) for sku in rng.sample(pool, rng.choice((1, 1, 2)))]
+            late = timedelta(hours=12) if rng.random() < 0.05 else timedelta(minutes=rng.uniform(1, 10))
+            order = PlannedOrder(f"{created:%y%m%d}{n:05d}SIM", "FR", "MERCHANT", created, created + late, items)
+            order.history = [(created, "waiting")]
+            if rng.random() < 0.04:  # the buyer cancels: while waiting, or after the order was imported
+                order.history.append((created + timedelta(hours=rng.uniform(0.5, 30)), "cancelled"))
+            self.orders.append(order)
