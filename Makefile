@@ -26,7 +26,7 @@ help:
 	@echo "make demo     venv + Airflow + sandbox marketplace, run every DAG, print what was imported"
 	@echo "make test     run the test suite"
 	@echo "make compose-check  docker-compose.yaml shape test (+ docker compose config when Docker exists)"
-	@echo "make simulate 14 days x 3 countries through the DAGs with faults; prints lost/duplicated (all 0)"
+	@echo "make simulate 14 days x 3 Amazon countries + Cdiscount through the DAGs with faults; prints lost/duplicated (all 0)"
 	@echo "make bench    benchmarks, printed as ratios against baselines measured in the same run"
 	@echo "make airflow  Airflow UI (airflow standalone) on http://localhost:8080 with the sandbox"
 	@echo "make lock     regenerate constraints.txt from a clean venv"

@@ -77,24 +77,21 @@ class CdiscountChannel:
         if fulfilled_by not in (None, "MERCHANT"):
             return
         field = "createdAt" if by == "created" else "updatedAt"
-        page = 1
-        while True:
-            params: dict[str, Any] = {f"{field}Min": iso(window.start), "pageIndex": page, "pageSize": self.page_size}
-            if not open_ended:
-                params[f"{field}Max"] = iso(window.end)
-            body = self.hook.call("GET", ORDERS, params=params).json()
-            items = [raw for raw in body.get("items") or [] if isinstance(raw, dict)]
-            yield [self.stage(raw) for raw in items]
-            if page * self.page_size >= int(body.get("totalCount") or 0) or not items:
-                return
-            page += 1
+        params: dict[str, Any] = {f"{field}Min": iso(window.start)}
+        if not open_ended:
+            params[f"{field}Max"] = iso(window.end)
+        yield from self._listing(params)
 
     def waiting_pages(self) -> Iterator[list[StagedOrder]]:
         """Every order waiting for acceptance, whatever its dates: one listed late (its update
         older than the window) still gets its answer before Cdiscount's deadline."""
+        yield from self._listing({"status": self.WAITING_STATUSES[0]})
+
+    def _listing(self, filters: dict[str, Any]) -> Iterator[list[StagedOrder]]:
+        """``GET /orders`` with ``filters``, page by page until ``totalCount`` is reached."""
         page = 1
         while True:
-            params = {"status": self.WAITING_STATUSES[0], "pageIndex": page, "pageSize": self.page_size}
+            params = {**filters, "pageIndex": page, "pageSize": self.page_size}
             body = self.hook.call("GET", ORDERS, params=params).json()
             items = [raw for raw in body.get("items") or [] if isinstance(raw, dict)]
             yield [self.stage(raw) for raw in items]
