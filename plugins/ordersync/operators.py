@@ -85,6 +85,7 @@ class LookupOrdersOperator(OrderSyncOperator):
 
     def run_step(self, entry, store, context):
         from ordersync import steps
+        from ordersync.shop.store import utcnow
 
         params = context.get("params") or {}
         window = steps.run_window(
@@ -95,12 +96,15 @@ class LookupOrdersOperator(OrderSyncOperator):
         )
         self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
         channel = self.channel(entry, store)
-        counts = steps.lookup(channel, store, entry, window)
+        now = utcnow()
+        counts = steps.lookup(channel, store, entry, window, now=now)
+        # sync_runs keeps the span really read: the end clamped before now, or none when too recent
+        read = channel.clamp(window, now)
         if entry.accepts_first:  # what accept is about to answer: ids, SKUs, quantities, stock
             counts["waiting_acceptance"] = steps.waiting_for_acceptance(channel, store, entry)
             for item in counts["waiting_acceptance"]:
                 self.log.info("waiting for acceptance: %s %s", item["order_id"], item["lines"])
-        return counts, window
+        return counts, read
 
 
 class AcceptOrdersOperator(OrderSyncOperator):
@@ -214,6 +218,7 @@ class ManualActionOperator(OrderSyncOperator):
 
     def run_step(self, entry, store, context):
         from ordersync import steps
+        from ordersync.shop.store import utcnow
 
         params = context.get("params") or {}
         counts = steps.manual_action(

@@ -37,6 +37,7 @@ COUNTRIES = ("IT", "FR", "DE")
 DAG_IDS = (*(f"ordersync_amazon_{c.lower()}" for c in COUNTRIES), "ordersync_cdiscount_fr")
 STEP = timedelta(hours=4)
 SCHEDULE = "0 */4 * * *"
+RECOVERY_HOUR = 4  # ordersync.factory.RECOVERY_SCHEDULE runs daily at 04:00 UTC, on a STEP boundary
 RELEASED = ("InPreparation", "Shipped")  # Cdiscount statuses of orders accepted and paid: in the shop
 
 
@@ -265,6 +266,9 @@ class Simulation:
                     os.environ[key] = value
 
     def _run(self) -> dict[str, Any]:
+        from ordersync.factory import RECOVERY_SCHEDULE
+
+        assert RECOVERY_SCHEDULE.split()[:2] == ["0", str(RECOVERY_HOUR)], RECOVERY_SCHEDULE
         intervals = int(timedelta(days=self.days) / STEP)
         per_day = int(timedelta(days=1) / STEP)
         outage = range(intervals // 4, intervals // 4 + 2)  # down 6 hours around these two runs
@@ -296,18 +300,24 @@ class Simulation:
             self.fault(None)
             if i == backfill_at:  # the previous day again, in another process, over the next scheduled runs
                 self.start_backfill([self.start + j * STEP for j in range(i - per_day, i)])
+            if end.hour == RECOVERY_HOUR:  # the daily recovery, at its own schedule's time
+                self.run_dag("ordersync_recovery", end)
             if i % per_day == 0:
                 self.join_backfill()
                 self.warehouse()
-                self.run_dag("ordersync_recovery", end)
                 self.log(f"   day {i // per_day}/{self.days}: {self.store.count('orders')} shop orders, "
                          f"{self.runs} DAG runs, {time.monotonic() - started:.0f} s")
         self.join_backfill()
-        # the last shipments get confirmed, then the daily recovery and the data team's report
+        # the last shipments get confirmed; then the next morning's recovery, the first whose
+        # window reaches the period's end (an order listed late in the last hours is only
+        # caught there, as it would be in production), and the data team's report
         last = self.start + intervals * STEP
         for dag_id in DAG_IDS:
             self.run_dag(dag_id, last)
-        self.run_dag("ordersync_recovery", last)
+        morning = last.replace(hour=RECOVERY_HOUR)
+        if morning < last:
+            morning += timedelta(days=1)
+        self.run_dag("ordersync_recovery", morning)
         os.environ["ORDERSYNC_REPORTS_DIR"] = str(self.workdir / "reports")
         self.run_dag("ordersync_reconciliation", last)
         return self.figures()
@@ -362,6 +372,21 @@ class Simulation:
         answers = Counter(a["order_id"] for a in cd_actions if a["operation"] == "approval")
         report = reconcile.build(self.store, list(config.enabled)).totals()
         injected = self.sandbox.get_admin("/throttled")["injected"]
+        # what a lost order was, for whoever has to find out why (ids and states only)
+        self.lost = {}
+        with self.store.engine.connect() as conn:
+            for oid in sorted(expected - in_shop):
+                inbox = conn.execute(
+                    select(t.inbox.c.state, t.inbox.c.note, t.inbox.c.marketplace_status, t.inbox.c.marketplace_updated_at).where(t.inbox.c.marketplace_order_id == oid)
+                ).first()
+                planned = by_id.get(oid)
+                self.lost[oid] = {
+                    "truth": final.get(oid),
+                    "history": [(w.isoformat(), st) for w, st in planned.history] if planned else None,
+                    "visible_at": planned.visible_at.isoformat() if planned else None,
+                    "fulfilled_by": planned.fulfilled_by if planned else "MERCHANT",
+                    "inbox": [str(v) for v in inbox] if inbox else None,
+                }
         return {
             "orders_expected": len(expected),
             "orders_in_shop": len(in_shop),
@@ -432,10 +457,13 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     print(f"== {args.days} days x ({len(COUNTRIES)} Amazon countries + Cdiscount) x {args.orders_per_day} orders a day "
           f"(work dir {work})")
-    figures = Simulation(work, args.days, args.orders_per_day, args.seed).run()
+    sim = Simulation(work, args.days, args.orders_per_day, args.seed)
+    figures = sim.run()
     for key, value in figures.items():
         print(f"   {key:28} {value}")
     bad = {k: figures[k] for k in ZERO if figures[k]}
+    for oid, what in sim.lost.items():
+        print(f"   lost {oid}: {what}")
     agree = figures["report_unexplained"] == figures["orders_lost"] and figures["report_duplicated"] == 0
     print("== " + ("PASS: nothing lost, nothing twice" if not bad and agree else f"FAIL: {bad or 'report disagrees'}"))
     return 0 if not bad and agree else 1

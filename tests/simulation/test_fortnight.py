@@ -15,9 +15,10 @@ pytestmark = pytest.mark.simulation
 
 
 def test_two_days_lose_nothing_and_do_nothing_twice(airflow_db, tmp_path):
-    figures = Simulation(tmp_path, days=2, orders_per_day=30, seed=11, log=lambda *_: None).run()
+    sim = Simulation(tmp_path, days=2, orders_per_day=30, seed=11, log=lambda *_: None)
+    figures = sim.run()
     print(figures)
-    assert {k: figures[k] for k in ZERO} == dict.fromkeys(ZERO, 0), figures
+    assert {k: figures[k] for k in ZERO} == dict.fromkeys(ZERO, 0), (figures, sim.lost)
     assert figures["orders_expected"] > 100 and figures["orders_in_shop"] >= figures["orders_expected"]
     assert figures["cdiscount_in_shop"] > 20 and figures["acceptances"] > 20  # the accept-first channel took part
     assert figures["confirmations"] > 0  # the warehouse shipped and fulfillment confirmed

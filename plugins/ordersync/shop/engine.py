@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from sqlalchemy import Engine, create_engine, event
+
+# Switching a new database file to WAL takes an exclusive lock, and SQLite answers "database is
+# locked" at once (its busy timeout does not apply) when connections open it together.
+_WAL_SWITCH_WAIT = 60.0
+
+
+def _set_wal(dbapi_conn) -> None:
+    deadline = time.monotonic() + _WAL_SWITCH_WAIT
+    while True:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        finally:
+            cur.close()
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -17,8 +39,8 @@ def make_engine(url: str, **kwargs) -> Engine:
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _record):  # pragma: no cover - trivial
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            _set_wal(dbapi_conn)
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
