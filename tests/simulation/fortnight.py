@@ -62,11 +62,12 @@ def configure_airflow(home: Path) -> None:
 class Simulation:
     """One simulated period; :meth:`run` returns the figures."""
 
-    def __init__(self, workdir: Path, days: int, orders_per_day: int, seed: int = 7, log=print):
+    def __init__(self, workdir: Path, days: int, orders_per_day: int, seed: int = 7, log=print,
+                 now: datetime | None = None):
         from ordersync.sandbox.timeline import AcceptFirstTimeline, Timeline
 
         self.workdir, self.days, self.log = workdir, days, log
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)  # an earlier ``now`` moves the period (and its hour) back
         # the simulated period ends a few hours ago, aligned on the 4-hour schedule
         end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=now.hour % 4) - STEP
         self.start = end - timedelta(days=days)
@@ -450,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--orders-per-day", type=int, default=200, help="per entry")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--hours-earlier", type=int, default=0,
+                        help="end the period this many hours earlier (the day's hour changes what is in flight)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="ordersync-fortnight-"))
     configure_airflow(work / "airflow")
@@ -457,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     print(f"== {args.days} days x ({len(COUNTRIES)} Amazon countries + Cdiscount) x {args.orders_per_day} orders a day "
           f"(work dir {work})")
-    sim = Simulation(work, args.days, args.orders_per_day, args.seed)
+    sim = Simulation(work, args.days, args.orders_per_day, args.seed,
+                     now=datetime.now(UTC) - timedelta(hours=args.hours_earlier))
     figures = sim.run()
     for key, value in figures.items():
         print(f"   {key:28} {value}")
