@@ -27,6 +27,17 @@ DAG_ID = "ordersync_amazon_it"
 IT = amazon_marketplace("IT").marketplace_id
 
 
+def hours_ago(hours: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_order(sandbox, sku: str, when: str, quantity: int = 1, **more) -> str:
+    """A merchant-fulfilled, unshipped IT order created and last updated at ``when``; its id."""
+    body = {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT",
+            "items": [{"sellerSku": sku, "quantity": quantity}], "createdTime": when, "lastUpdatedTime": when, **more}
+    return sandbox.post_admin("/orders", body)["order"]["orderId"]
+
+
 @pytest.fixture(scope="module")
 def world(airflow_db, sandbox_server, tmp_path_factory):
     """Airflow connections to the sandbox and a fresh SQLite shop stocked with the demo catalogue."""
@@ -38,46 +49,13 @@ def world(airflow_db, sandbox_server, tmp_path_factory):
     os.environ["AIRFLOW_CONN_ORDERSYNC_SHOP"] = json.dumps({"conn_type": "sqlite", "host": str(shop_path)})
     sandbox_server.post_admin("/reset")
     # inside the first run's window (it ends at the last half-hour boundary)
-    hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = hours_ago(2)
     # bad input: one order with a negative quantity, one whose line lost its SKU
-    bad_qty = sandbox_server.post_admin(
-        "/orders",
-        {
-            "marketplaceId": IT,
-            "fulfillmentStatus": "UNSHIPPED",
-            "fulfilledBy": "MERCHANT",
-            "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
-            "createdTime": hours_ago,
-            "lastUpdatedTime": hours_ago,
-            "overrides": {"orderItems": [{"quantityOrdered": -2}]},
-        },
-    )["order"]["orderId"]
-    no_sku = sandbox_server.post_admin(
-        "/orders",
-        {
-            "marketplaceId": IT,
-            "fulfillmentStatus": "UNSHIPPED",
-            "fulfilledBy": "MERCHANT",
-            "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
-            "createdTime": hours_ago,
-            "lastUpdatedTime": hours_ago,
-            "overrides": {"orderItems": [{"product": {"sellerSku": None}}]},
-        },
-    )["order"]["orderId"]
+    bad_qty = add_order(sandbox_server, "OS-MUG-RED", recent, overrides={"orderItems": [{"quantityOrdered": -2}]})
+    no_sku = add_order(sandbox_server, "OS-MUG-RED", recent, overrides={"orderItems": [{"product": {"sellerSku": None}}]})
     # set aside for a product the shop lacks, until the manual-actions test adds OS-CLOCK-WALL;
-    # 30 hours old, so the daily recovery window (which ends at midnight) holds it too
-    day_ago = (datetime.now(timezone.utc) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    clock = sandbox_server.post_admin(
-        "/orders",
-        {
-            "marketplaceId": IT,
-            "fulfillmentStatus": "UNSHIPPED",
-            "fulfilledBy": "MERCHANT",
-            "items": [{"sellerSku": "OS-CLOCK-WALL", "quantity": 1}],
-            "createdTime": day_ago,
-            "lastUpdatedTime": day_ago,
-        },
-    )["order"]["orderId"]
+    # 30 hours old, so the daily recovery's window (it ends at the last 04:00 UTC) holds it too
+    clock = add_order(sandbox_server, "OS-CLOCK-WALL", hours_ago(30))
     store = ShopStore.from_url(f"sqlite:///{shop_path}")
     store.migrate()
     demo.seed_products(store)
@@ -220,24 +198,16 @@ def action(name: str, order_ids: list[str], **extra) -> dict:
 
 def test_manual_actions_through_the_trigger_form_are_idempotent(world):
     store, sandbox = world["store"], world["sandbox"]
-    long_ago = (datetime.now(timezone.utc) - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    long_ago = hours_ago(20 * 24)
     # an order no window will ever read again: import it by id, twice
-    old = sandbox.post_admin(
-        "/orders",
-        {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "items": [{"sellerSku": "OS-MUG-RED", "quantity": 1}],
-         "createdTime": long_ago, "lastUpdatedTime": long_ago},
-    )["order"]["orderId"]
+    old = add_order(sandbox, "OS-MUG-RED", long_ago)
     assert action("import", [old])["imported"] == 1
     again = action("import", [old, "999-0000000-0000000"])
     assert again["imported"] == 0 and again["missing"] == 1
     assert store.count("orders", marketplace_order_id=old) == 1
 
     # an order set aside for an unknown product: add the product, re-import it
-    missing_sku = sandbox.post_admin(
-        "/orders",
-        {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "items": [{"sellerSku": "OS-CLOCK-WALL", "quantity": 1}],
-         "createdTime": long_ago, "lastUpdatedTime": long_ago},
-    )["order"]["orderId"]
+    missing_sku = add_order(sandbox, "OS-CLOCK-WALL", long_ago)
     assert action("import", [missing_sku])["not_imported"] == 1
     store.add_products([{"sku": "OS-CLOCK-WALL", "name": "Wall clock", "stock": 4}])
     assert action("reimport", [missing_sku])["imported"] == 1
@@ -289,13 +259,9 @@ def test_reconciliation_dag_reports_no_gap_after_the_runs(world, tmp_path, monke
 
 def test_recovery_imports_what_windows_missed_and_carries_drift_once(world):
     store, sandbox = world["store"], world["sandbox"]
-    day_ago = (datetime.now(timezone.utc) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day_ago = hours_ago(30)
     # listed late: updated 30 hours ago, after every regular window over that time was read
-    late = sandbox.post_admin(
-        "/orders",
-        {"marketplaceId": IT, "fulfillmentStatus": "UNSHIPPED", "items": [{"sellerSku": "OS-MUG-BLU", "quantity": 2}],
-         "createdTime": day_ago, "lastUpdatedTime": day_ago},
-    )["order"]["orderId"]
+    late = add_order(sandbox, "OS-MUG-BLU", day_ago, quantity=2)
     # cancelled on Amazon after import, the change stamped inside the recovery window only
     with store.engine.connect() as conn:
         victim = conn.execute(

@@ -82,6 +82,7 @@ class Simulation:
         self.backfill: subprocess.Popen | None = None
         self.backfill_runs: list[dict] = []
         self.overlapped = 0  # scheduled runs made while the backfill process was running
+        self.lost: dict[str, dict] = {}  # filled by figures(): what each lost order was
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -374,7 +375,6 @@ class Simulation:
         report = reconcile.build(self.store, list(config.enabled)).totals()
         injected = self.sandbox.get_admin("/throttled")["injected"]
         # what a lost order was, for whoever has to find out why (ids and states only)
-        self.lost = {}
         with self.store.engine.connect() as conn:
             for oid in sorted(expected - in_shop):
                 inbox = conn.execute(

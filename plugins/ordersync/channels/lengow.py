@@ -73,30 +73,22 @@ class LengowChannel:
         if fulfilled_by not in (None, "MERCHANT"):
             return
         low, high = ("marketplace_order_date_from", "marketplace_order_date_to") if by == "created" else ("updated_from", "updated_to")
-        page = 1
-        while True:
-            params: dict[str, Any] = {
-                "account_id": self.hook.account_id(),
-                "marketplace": self.lengow_marketplace,
-                low: iso(window.start),
-                "page": page,
-                "page_size": self.page_size,
-            }
-            if not open_ended:
-                params[high] = iso(window.end)
-            body = self.hook.call("GET", ORDERS, params=params).json()
-            yield [self.stage(raw) for raw in body.get("results") or [] if isinstance(raw, dict)]
-            if not body.get("next"):
-                return
-            page += 1
+        params: dict[str, Any] = {low: iso(window.start)}
+        if not open_ended:
+            params[high] = iso(window.end)
+        yield from self._listing(params)
 
     def waiting_pages(self) -> Iterator[list[StagedOrder]]:
         """Every order of this marketplace waiting for acceptance, whatever its dates (one listed
         late still gets its answer before the marketplace's deadline)."""
+        yield from self._listing({"lengow_status": self.WAITING_STATUSES[0]})
+
+    def _listing(self, filters: dict[str, Any]) -> Iterator[list[StagedOrder]]:
+        """``GET /v3.0/orders`` of this account and marketplace with ``filters``, page by page."""
         page = 1
         while True:
             params = {"account_id": self.hook.account_id(), "marketplace": self.lengow_marketplace,
-                      "lengow_status": self.WAITING_STATUSES[0], "page": page, "page_size": self.page_size}
+                      **filters, "page": page, "page_size": self.page_size}
             body = self.hook.call("GET", ORDERS, params=params).json()
             yield [self.stage(raw) for raw in body.get("results") or [] if isinstance(raw, dict)]
             if not body.get("next"):

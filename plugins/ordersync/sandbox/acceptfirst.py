@@ -29,6 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ordersync.sandbox.catalog import CATALOG
+from ordersync.sandbox.world import iso, parse_time
 
 FIRST = "Camille Louis Léa Hugo Manon Lucas Chloé Jules Inès Antoine".split()
 LAST = "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau".split()
@@ -303,15 +304,11 @@ class AcceptFirstWorld:
 
 
 def _time(value: str | None) -> datetime | None:
-    from ordersync.sandbox.world import parse_time
-
     return parse_time(value) if value else None
 
 
 def admin_router(channel: str, world_of: Callable[[Request], AcceptFirstWorld], render: Callable[[dict], dict]) -> APIRouter:
     """The test and simulation controls of an accept-first channel, under ``/_admin/<channel>``."""
-    from ordersync.sandbox.world import iso
-
     admin = APIRouter(prefix=f"/_admin/{channel}")
 
     def error(status: int, message: str) -> JSONResponse:

@@ -142,11 +142,11 @@ class Limits:
                 self._buckets[key] = (tokens - 1.0, now)
             return None, delay
 
-    def down(self, operation: str) -> bool:
+    def down(self, channel: str) -> bool:
         """Whether an outage answers this call of another channel (Cdiscount, Lengow) with 503."""
         with self._lock:
             if time.monotonic() < self._outage_until:
-                self.injected[operation] += 1
+                self.injected[channel] += 1
                 return True
             return False
 
