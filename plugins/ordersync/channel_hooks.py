@@ -17,13 +17,8 @@ from typing import Any, ClassVar
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from ordersync.hooks import (
-    RETRY_EXTRAS,
-    MarketplaceAuthError,
-    MarketplaceRequestError,
-    MarketplaceUnavailable,
-    apply_retry_extras,
-)
+from ordersync.errors import MarketplaceAuthError, MarketplaceRequestError, MarketplaceUnavailable
+from ordersync.hooks import RETRY_EXTRAS, apply_retry_extras
 
 
 def _error_text(response: requests.Response) -> tuple[str, str]:

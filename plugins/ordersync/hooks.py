@@ -19,27 +19,12 @@ import requests
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 
+from ordersync.errors import (
+    MarketplaceAuthError,
+    MarketplaceRequestError,
+    MarketplaceUnavailable,
+)
 from ordersync.marketplaces import LWA_TOKEN_URL, REGION_HOSTS
-
-
-class MarketplaceError(Exception):
-    """A marketplace call failed in a way the caller must handle or report."""
-
-
-class MarketplaceAuthError(MarketplaceError):
-    """Credentials are wrong: retrying cannot help, the user must fix the connection."""
-
-
-class MarketplaceUnavailable(MarketplaceError):
-    """5xx or network errors persisted after every retry."""
-
-
-class MarketplaceRequestError(MarketplaceError):
-    """The marketplace rejected the request (4xx other than auth and throttling)."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
 
 
 # connection extras that tune how long a call rides out 5xx/network errors before the task fails

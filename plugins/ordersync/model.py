@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 
 class OrderStatus(str, Enum):
@@ -112,3 +113,17 @@ class Shipment:
     ship_date: datetime
     items: tuple[tuple[str, int], ...] = field(default_factory=tuple)  # (line_id, quantity)
     shipping_method: str | None = None
+
+
+@dataclass(frozen=True)
+class StagedOrder:
+    """One order as lookup saw it: its key fields plus the raw payload, kept verbatim."""
+
+    order_id: str
+    status: str
+    fulfillment: str
+    last_updated: datetime
+    payload: dict[str, Any]
+    # order grid columns (store_name, buyer_name, purchase_date, latest_ship_date, total,
+    # currency, is_prime, items_shipped, items_unshipped): whatever the channel can tell cheaply
+    grid: dict[str, Any] = field(default_factory=dict)

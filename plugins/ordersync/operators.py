@@ -45,19 +45,9 @@ class OrderSyncOperator(BaseOperator):
 
     @staticmethod
     def channel(entry, store=None):
-        if entry.marketplace != "amazon":  # accept-first channels live in their own modules
-            from ordersync.channels import build_channel
+        from ordersync.channels import build_channel
 
-            return build_channel(entry)
-        from ordersync.channels.amazon import AmazonChannel
-        from ordersync.hooks import AmazonSpApiHook
-        from ordersync.marketplaces import amazon_marketplace
-        from ordersync.ratelimit import DatabaseBuckets
-
-        # usage-plan buckets in the shop DB: every task of this seller and region shares them
-        state = DatabaseBuckets(store.engine) if store is not None else None
-        hook = AmazonSpApiHook(entry.conn_id, region=amazon_marketplace(entry.country).region, limiter_state=state)
-        return AmazonChannel(hook, entry.country, entry.page_size)
+        return build_channel(entry, store)
 
     def execute(self, context: Any) -> dict[str, Any]:
         entry = self.entry()
@@ -85,6 +75,7 @@ class LookupOrdersOperator(OrderSyncOperator):
 
     def run_step(self, entry, store, context):
         from ordersync import steps
+        from ordersync.channels.contract import AcceptFirstChannel
         from ordersync.shop.store import utcnow
 
         params = context.get("params") or {}
@@ -100,7 +91,7 @@ class LookupOrdersOperator(OrderSyncOperator):
         counts = steps.lookup(channel, store, entry, window, now=now)
         # sync_runs keeps the span really read: the end clamped before now, or none when too recent
         read = channel.clamp(window, now)
-        if entry.accepts_first:  # what accept is about to answer: ids, SKUs, quantities, stock
+        if isinstance(channel, AcceptFirstChannel):  # what accept is about to answer: ids, SKUs, quantities, stock
             counts["waiting_acceptance"] = steps.waiting_for_acceptance(channel, store, entry)
             for item in counts["waiting_acceptance"]:
                 self.log.info("waiting for acceptance: %s %s", item["order_id"], item["lines"])
@@ -117,10 +108,14 @@ class AcceptOrdersOperator(OrderSyncOperator):
 
     def run_step(self, entry, store, context):
         from ordersync import steps
+        from ordersync.channels.contract import AcceptFirstChannel
 
         if not entry.accepts_first:  # Amazon: nothing to accept, no credentials needed
             return steps.accept(None, store, entry), None
-        return steps.accept(self.channel(entry), store, entry), None
+        channel = self.channel(entry, store)
+        if not isinstance(channel, AcceptFirstChannel):
+            raise TypeError(f"{entry.key}: the {entry.marketplace} channel does not implement acceptance")
+        return steps.accept(channel, store, entry), None
 
 
 class ImportOrdersOperator(OrderSyncOperator):
@@ -148,10 +143,11 @@ class FulfillOrdersOperator(OrderSyncOperator):
 
     def run_step(self, entry, store, context):
         from ordersync import steps
+        from ordersync.channels.contract import AcceptFirstChannel
 
         channel = self.channel(entry, store)
         counts = steps.fulfill(channel, store, entry)
-        if entry.marketplace == "lengow":  # actions sent earlier: acknowledged, or not shipped
+        if isinstance(channel, AcceptFirstChannel):  # shipments sent earlier: acknowledged, or not shipped
             counts.update(steps.check_acknowledgements(channel, store, entry))
         return counts, None
 

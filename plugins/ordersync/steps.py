@@ -11,12 +11,17 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from ordersync import rules
-from ordersync.channels.amazon import OPEN_STATUSES
+from ordersync.channels.contract import AcceptFirstChannel, Channel
 from ordersync.channels.parsing import InvalidOrder
-from ordersync.hooks import MarketplaceRequestError
-from ordersync.model import Rejection, Shipment, Window
+from ordersync.errors import MarketplaceRequestError, UnsupportedAction
+from ordersync.model import Fulfillment, MarketplaceOrder, Rejection, Shipment, Window
 from ordersync.shop.store import ShopStore, utcnow
+
+if TYPE_CHECKING:
+    from ordersync.config import Entry
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +31,7 @@ ONBOARDING_LOOKBACK = timedelta(days=180)
 
 
 def run_window(
-    entry: Any,
+    entry: Entry,
     interval_start: datetime,
     interval_end: datetime,
     lookback_hours: float | None = None,
@@ -45,7 +50,7 @@ def run_window(
     return Window(start, interval_end)
 
 
-def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: datetime | None = None) -> dict[str, Any]:
+def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now: datetime | None = None) -> dict[str, Any]:
     """List the orders updated in the window and stage every one of them in the inbox.
 
     More listings when they apply: Amazon-fulfilled orders over the window shifted
@@ -55,10 +60,11 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
     """
     counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
               "fba_found": 0, "onboarded": 0}
-    if hasattr(channel, "waiting_pages"):
+    accept_first = isinstance(channel, AcceptFirstChannel)
+    if accept_first:
         counts["waiting_listed"] = 0
     now = now or utcnow()
-    first_run = getattr(entry, "onboarding", "none") == "unshipped" and not store.has_lookup(entry.key)
+    first_run = entry.onboarding == "unshipped" and not store.has_lookup(entry.key)
     effective = channel.clamp(window, now)
     if effective is None and not first_run:
         log.info("window %s..%s is too recent for %s; nothing to read yet", window.start, window.end, entry.key)
@@ -79,22 +85,19 @@ def lookup(channel: Any, store: ShopStore, entry: Any, window: Window, now: date
 
     if effective is not None:
         counts["found"] += stage_all(channel.pages(effective))
-        extra = timedelta(days=getattr(entry, "fba_extra_days", 0))
+        extra = timedelta(days=entry.fba_extra_days)
         if extra:
             # The same window again, shifted back: every moment is read once more, `extra` later,
             # catching FBA orders that surface late. Re-reading the whole widened span each run
             # would cost days of pages per run against searchOrders' 0.0056/s regional plan.
             fba = Window(effective.start - extra, effective.end - extra)
-            counts["fba_found"] = stage_all(channel.pages(fba, fulfilled_by="AMAZON"))
-    if hasattr(channel, "waiting_pages"):
+            counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
+    if accept_first:
         # accept-first channels: every order still waiting for an answer, whatever its dates
         counts["waiting_listed"] = stage_all(channel.waiting_pages())
     if first_run:
-        # Open orders of any age, created up to now: Amazon clamps the open end itself.
-        since = Window(now - ONBOARDING_LOOKBACK, now - ONBOARDING_LOOKBACK)
-        counts["onboarded"] = stage_all(
-            channel.pages(since, by="created", statuses=OPEN_STATUSES, open_ended=True)
-        )
+        # Open orders of any age, created up to now
+        counts["onboarded"] = stage_all(channel.open_pages(now - ONBOARDING_LOOKBACK))
     log.info("lookup %s counts: %s (window %s)", entry.key, counts,
              f"{effective.start} .. {effective.end}" if effective else "too recent")
     return counts
@@ -104,9 +107,9 @@ ACCEPT_COUNTS = ("accepted", "refused", "already_answered", "failed", "not_ackno
 
 
 def accept(
-    channel: Any,
+    channel: AcceptFirstChannel | None,
     store: ShopStore,
-    entry: Any,
+    entry: Entry,
     order_ids: list[str] | None = None,
     decision: str | None = None,
     lease: timedelta = timedelta(minutes=10),
@@ -122,9 +125,9 @@ def accept(
     """
     from ordersync.shop import acceptances
 
-    statuses = getattr(channel, "WAITING_STATUSES", ())
-    if not statuses:
+    if channel is None:
         return {"accepted": 0, "refused": 0}  # Amazon: the XCom it always had
+    statuses = channel.waiting_statuses
     counts = dict.fromkeys(ACCEPT_COUNTS, 0)
     mp, country = entry.marketplace, entry.country
     rows = acceptances.waiting_rows(store, mp, country, statuses, order_ids)
@@ -141,8 +144,8 @@ def accept(
     committed: dict[int, int] = {}  # stock this run already promised, so two orders never share a unit
     for order in orders:
         previous = known.get(order.order_id)
-        if previous is not None and previous["state"] == "sent" and hasattr(channel, "answer_failed"):
-            # Lengow: still waiting although we answered; the marketplace may never have taken it
+        if previous is not None and previous["state"] == "sent":
+            # still waiting although we answered (Lengow): the marketplace may never have taken it
             message = channel.answer_failed(order.order_id)
             if message:
                 acceptances.mark_rejected(store, mp, country, order.order_id, message)
@@ -185,7 +188,7 @@ def accept(
     return counts
 
 
-def waiting_for_acceptance(channel: Any, store: ShopStore, entry: Any, limit: int = 50) -> list[dict[str, Any]]:
+def waiting_for_acceptance(channel: AcceptFirstChannel, store: ShopStore, entry: Entry, limit: int = 50) -> list[dict[str, Any]]:
     """Orders waiting for acceptance and not answered yet, with their lines and the shop stock.
 
     For the lookup task's XCom and log, so the merchant sees what accept will decide: order ids,
@@ -193,9 +196,7 @@ def waiting_for_acceptance(channel: Any, store: ShopStore, entry: Any, limit: in
     """
     from ordersync.shop import acceptances
 
-    statuses = getattr(channel, "WAITING_STATUSES", ())
-    if not statuses:
-        return []
+    statuses = channel.waiting_statuses
     mp, country = entry.marketplace, entry.country
     orders = []
     for row in acceptances.waiting_rows(store, mp, country, statuses):
@@ -216,7 +217,7 @@ def waiting_for_acceptance(channel: Any, store: ShopStore, entry: Any, limit: in
     return out
 
 
-def import_orders(channel: Any, store: ShopStore, entry: Any, order_ids: list[str] | None = None) -> dict[str, Any]:
+def import_orders(channel: Channel, store: ShopStore, entry: Entry, order_ids: list[str] | None = None) -> dict[str, Any]:
     """Turn staged orders into shop orders; a bad order is set aside, the rest of the page goes in.
 
     Also holds stock for pending orders, gives it back when they are cancelled or expire, and
@@ -274,7 +275,7 @@ IMPORT_COUNTS = (
 )
 
 
-def _catalog(store: ShopStore, entry: Any, orders: list[Any]) -> rules.Catalog:
+def _catalog(store: ShopStore, entry: Entry, orders: list[MarketplaceOrder]) -> rules.Catalog:
     """The shop products this page can match, by the entry's SKU source and, if asked, by ASIN."""
     lines = [line for order in orders for line in order.lines]
     asin_first = entry.prioritise_asin or (entry.import_fba and entry.fba_asin_first)
@@ -296,7 +297,7 @@ def _group(items: list[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
-def carrier_for(entry: Any, shop_carrier: str | None) -> tuple[str, str | None]:
+def carrier_for(entry: Entry, shop_carrier: str | None) -> tuple[str, str | None]:
     """Marketplace carrier code (and name when the code is the catch-all) for a shop carrier."""
     if shop_carrier and shop_carrier in entry.carrier_map:
         code = entry.carrier_map[shop_carrier]
@@ -306,9 +307,9 @@ def carrier_for(entry: Any, shop_carrier: str | None) -> tuple[str, str | None]:
 
 
 def fulfill(
-    channel: Any,
+    channel: Channel,
     store: ShopStore,
-    entry: Any,
+    entry: Entry,
     lease: timedelta = timedelta(minutes=10),
     order_ids: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -356,15 +357,13 @@ def fulfill(
     return counts
 
 
-def check_acknowledgements(channel: Any, store: ShopStore, entry: Any) -> dict[str, int]:
+def check_acknowledgements(channel: AcceptFirstChannel, store: ShopStore, entry: Entry) -> dict[str, int]:
     """Lengow: settle ship actions sent earlier. The marketplace acknowledges them after a delay;
     one it never acknowledged becomes ``rejected`` (shown in ``v_not_shipped``) so the merchant
     sees the order as not shipped and can resend it."""
     from ordersync.shop import acceptances
 
     counts = {"acknowledged": 0, "not_acknowledged": 0}
-    if not hasattr(channel, "acknowledgements"):
-        return counts
     pending = acceptances.unacknowledged_shipments(store, entry.marketplace, entry.country)
     if not pending:
         return counts
@@ -380,9 +379,9 @@ MANUAL_ACTIONS = ("import", "reimport", "resend_fulfillment", "resync_mapping", 
 
 
 def manual_action(
-    channel: Any,
+    channel: Channel,
     store: ShopStore,
-    entry: Any,
+    entry: Entry,
     action: str,
     order_ids: list[str],
     shop_order_number: str | None = None,
@@ -408,13 +407,15 @@ def manual_action(
     if action == "cancel":
         # Lengow: the merchant cancels orders he cannot ship; once the marketplace acknowledges
         # it the order comes back canceled and import cancels the shop order (stock back)
-        if not hasattr(channel, "cancel"):
-            raise ValueError(f"{entry.key}: the {entry.marketplace} channel has no cancel action")
+        if not isinstance(channel, AcceptFirstChannel):
+            raise UnsupportedAction(f"{entry.key}: {entry.marketplace} has no cancel action")
         for order_id in ids:
             channel.cancel(order_id)  # sends nothing when a cancel is already queued
         counts["cancel_requested"] = len(ids)
         return counts
     if action in ("accept", "refuse"):
+        if not isinstance(channel, AcceptFirstChannel):
+            raise UnsupportedAction(f"{entry.key}: {entry.marketplace} orders need no acceptance")
         # the merchant overrides the stock rule for these orders; one answer per order still holds
         staged, missing = channel.fetch(ids)
         store.stage(mp, country, staged)
@@ -453,20 +454,20 @@ def manual_action(
 
 
 RECOVERY_KINDS = {
-    # Amazon-fulfilled orders: already shipped when they surface, sometimes days late
-    "recheck": "AMAZON",
+    # marketplace-fulfilled (FBA) orders: already shipped when they surface, sometimes days late
+    "recheck": Fulfillment.MARKETPLACE,
     # merchant-fulfilled orders: the ones a window missed (listed late, updated at its edge)
-    "doublecheck": "MERCHANT",
+    "doublecheck": Fulfillment.MERCHANT,
 }
 
 
-def recovery_window(entry: Any, kind: str, end: datetime) -> Window:
+def recovery_window(entry: Entry, kind: str, end: datetime) -> Window:
     """The widened window of a recovery: ``recovery_days`` back, plus ``fba_extra_days`` for recheck."""
-    days = entry.recovery_days + (getattr(entry, "fba_extra_days", 0) if kind == "recheck" else 0)
+    days = entry.recovery_days + (entry.fba_extra_days if kind == "recheck" else 0)
     return Window(end - timedelta(days=days), end)
 
 
-def recover(channel: Any, store: ShopStore, entry: Any, kind: str, window: Window, now: datetime | None = None) -> dict[str, Any]:
+def recover(channel: Channel, store: ShopStore, entry: Entry, kind: str, window: Window, now: datetime | None = None) -> dict[str, Any]:
     """List the window again (one request per page, no per-order call) and import what is missing.
 
     Orders already in the shop are only compared: a status that drifted (cancelled or shipped on
@@ -477,7 +478,7 @@ def recover(channel: Any, store: ShopStore, entry: Any, kind: str, window: Windo
     if effective is None:
         return counts
     ids: list[str] = []
-    for page in channel.pages(effective, fulfilled_by=RECOVERY_KINDS[kind]):
+    for page in channel.pages(effective, fulfilment=RECOVERY_KINDS[kind]):
         counts["pages"] += 1
         readable = [o for o in page if o.order_id]
         store.stage(entry.marketplace, entry.country, readable)

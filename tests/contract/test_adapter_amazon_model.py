@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from ordersync.channels.amazon import OPEN_STATUSES, AmazonChannel
-from ordersync.hooks import MarketplaceRequestError
+from ordersync.channels.amazon import AmazonChannel
+from ordersync.errors import MarketplaceRequestError
 from ordersync.model import Fulfillment, MarketplaceOrder, OrderStatus, Shipment, Window
 from tests.contract.test_sandbox_amazon_model import _examples, orders_model, v0_model  # noqa: F401
 
@@ -107,8 +107,8 @@ def test_search_requests_use_the_model_parameters(orders_model):  # noqa: F811
     hook = RecordingHook([page1, page2, {"orders": []}], fail_with=expired)
     channel = AmazonChannel(hook, "IT", page_size=50)
     list(channel.pages(window))
-    list(channel.pages(window, fulfilled_by="AMAZON"))
-    list(channel.pages(window, by="created", statuses=OPEN_STATUSES, open_ended=True))
+    list(channel.pages(window, fulfilment=Fulfillment.MARKETPLACE))
+    list(channel.open_pages(window.start))
     assert channel.restarts == 1
     for method, endpoint, params, body, operation in hook.calls:
         assert (method, endpoint, body, operation) == ("GET", "/orders/2026-01-01/orders", None, "searchOrders")

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from ordersync import demo, steps
 from ordersync.channels.amazon import AmazonChannel
 from ordersync.config import Entry
-from ordersync.hooks import AmazonSpApiHook, MarketplaceAuthError
+from ordersync.errors import MarketplaceAuthError
+from ordersync.hooks import AmazonSpApiHook
 from ordersync.marketplaces import amazon_marketplace
 from ordersync.model import Window
 from ordersync.ratelimit import DatabaseBuckets
@@ -323,7 +324,7 @@ def test_an_outage_is_waited_out_with_backoff(sandbox, shop):
 
 
 def test_a_token_endpoint_that_stays_down_is_unavailable_not_bad_credentials(sandbox, shop):
-    from ordersync.hooks import MarketplaceUnavailable
+    from ordersync.errors import MarketplaceUnavailable
 
     entry = _entry()
     sandbox.post_admin("/faults", {"operation": "token", "status": 503, "count": 3})
@@ -335,7 +336,7 @@ def test_a_token_endpoint_that_stays_down_is_unavailable_not_bad_credentials(san
 def test_connection_extras_set_how_long_a_call_rides_out_5xx(sandbox, shop):
     """extra.max_retries / extra.backoff: an outage fails the task quickly instead of after ~30 s,
     and the two keys are never sent to Amazon as headers."""
-    from ordersync.hooks import MarketplaceUnavailable
+    from ordersync.errors import MarketplaceUnavailable
 
     entry = _entry(conn_id=_connection("amazon_quick", sandbox, rate_limit=False, max_retries=1, backoff=0.01))
     sandbox.post_admin("/faults", {"operation": "searchOrders", "status": 503, "count": 2})

@@ -16,7 +16,7 @@ from ordersync.channels.parsing import InvalidOrder
 from ordersync.channels.cdiscount import CdiscountChannel
 from ordersync.channels.lengow import LengowChannel
 from ordersync.config import ConfigError, load_config
-from ordersync.hooks import MarketplaceAuthError, MarketplaceUnavailable
+from ordersync.errors import MarketplaceAuthError, MarketplaceUnavailable
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
@@ -171,17 +171,17 @@ def test_lengow_hook_gets_token_and_account(connections):
     assert body["count"] > 5 and len(body["results"]) == 5 and body["next"]
 
 
-def test_channels_take_the_amazon_listing_keywords(connections):
-    """Lookup and recovery call every channel with Amazon's keywords (by, fulfilled_by, open_ended)."""
+def test_channels_follow_the_listing_contract(connections):
+    """Lookup and recovery call every channel alike: a window, a fulfilment, open orders since."""
     from ordersync.channel_hooks import LengowHook, OctopiaHook
-    from ordersync.model import Window
+    from ordersync.model import Fulfillment, Window
 
     now = datetime.now(timezone.utc)
     # other tests move the shared sandbox clock forward: reach well past real time
     window = Window(now - timedelta(days=365), now + timedelta(days=2))
     for channel in (CdiscountChannel(OctopiaHook("octopia_test")), LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
         updated = [o.order_id for page in channel.pages(window) for o in page]
-        created = [o.order_id for page in channel.pages(window, by="created", open_ended=True, statuses=("UNSHIPPED",)) for o in page]
+        created = [o.order_id for page in channel.open_pages(window.start) for o in page]
         assert updated and sorted(created) == sorted(updated)
-        assert [o for page in channel.pages(window, fulfilled_by="AMAZON") for o in page] == []
-        assert [o.order_id for page in channel.pages(window, fulfilled_by="MERCHANT") for o in page] == updated
+        assert [o for page in channel.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page] == []
+        assert [o.order_id for page in channel.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page] == updated

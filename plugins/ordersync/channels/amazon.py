@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
-from ordersync.hooks import MarketplaceRequestError
+from ordersync.errors import MarketplaceRequestError
 from ordersync.marketplaces import AmazonMarketplace, amazon_marketplace
 from ordersync.model import (
     Address,
@@ -21,9 +21,9 @@ from ordersync.model import (
     OrderLine,
     OrderStatus,
     Shipment,
+    StagedOrder,
     Window,
 )
-from ordersync.shop.store import StagedOrder
 
 SEARCH_ORDERS = "/orders/2026-01-01/orders"
 GET_ORDER = "/orders/2026-01-01/orders/{order_id}"
@@ -36,6 +36,7 @@ LATEST_ALLOWED = timedelta(minutes=2)
 _MAX_RESTARTS = 10
 # Statuses the import layer acts on when onboarding a seller: still to ship.
 OPEN_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED")
+FULFILLED_BY = {Fulfillment.MERCHANT: "MERCHANT", Fulfillment.MARKETPLACE: "AMAZON"}
 
 STATUSES = {
     "PENDING": OrderStatus.PENDING,
@@ -78,21 +79,25 @@ class AmazonChannel:
         end = min(window.end, now - LATEST_ALLOWED)
         return Window(window.start, end) if end > window.start else None
 
-    def pages(
-        self,
-        window: Window,
-        *,
-        by: str = "lastUpdated",
-        fulfilled_by: str | None = None,
-        statuses: tuple[str, ...] = (),
-        open_ended: bool = False,
-    ) -> Iterator[list[StagedOrder]]:
-        """Orders in ``window``, a page at a time, as staged inbox rows.
+    def pages(self, window: Window, *, fulfilment: Fulfillment | None = None) -> Iterator[list[StagedOrder]]:
+        """Orders last updated in ``window`` (not created: an order created earlier that became
+        importable inside the window is seen), ``fulfilment`` sent as ``fulfilledBy``."""
+        yield from self._listing("lastUpdated", window.start, window.end, fulfilment, ())
 
-        ``by="lastUpdated"`` (the normal path) windows on last update, not creation: an order
-        created earlier that became importable inside the window is seen. ``by="created"`` with
-        ``statuses`` serves onboarding. ``open_ended`` leaves out the upper bound (Amazon then
-        reads up to two minutes before the request).
+    def open_pages(self, since: datetime) -> Iterator[list[StagedOrder]]:
+        """Orders created since ``since`` still UNSHIPPED / PARTIALLY_SHIPPED; no upper bound
+        (Amazon then reads up to two minutes before the request)."""
+        yield from self._listing("created", since, None, None, OPEN_STATUSES)
+
+    def _listing(
+        self,
+        by: str,
+        start: datetime,
+        end: datetime | None,
+        fulfilment: Fulfillment | None,
+        statuses: tuple[str, ...],
+    ) -> Iterator[list[StagedOrder]]:
+        """``searchOrders`` page by page.
 
         A paging token Amazon refuses (expired, or the listing changed under it) restarts the
         listing from the last order received rather than from scratch: pages are sorted by the
@@ -100,8 +105,8 @@ class AmazonChannel:
         at most a page boundary is read twice.
         """
         field = "lastUpdatedTime" if by == "lastUpdated" else "createdTime"
-        start = window.start
-        params = self._search_params(by, start, None if open_ended else window.end, fulfilled_by, statuses)
+        fulfilled_by = None if fulfilment is None else FULFILLED_BY[fulfilment]
+        params = self._search_params(by, start, end, fulfilled_by, statuses)
         while True:
             try:
                 body = self.hook.call("GET", SEARCH_ORDERS, params=params, operation="searchOrders").json()
@@ -109,7 +114,7 @@ class AmazonChannel:
                 if exc.status != 400 or "paginationToken" not in params or self.restarts >= _MAX_RESTARTS:
                     raise
                 self.restarts += 1
-                params = self._search_params(by, start, None if open_ended else window.end, fulfilled_by, statuses)
+                params = self._search_params(by, start, end, fulfilled_by, statuses)
                 continue
             raws = [raw for raw in body.get("orders", []) if isinstance(raw, dict)]
             yield [self.stage(raw) for raw in raws]

@@ -15,9 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
-from ordersync.hooks import MarketplaceRequestError
-from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, Window
-from ordersync.shop.store import StagedOrder
+from ordersync.errors import MarketplaceRequestError, UnsupportedAction
+from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, StagedOrder, Window
 
 ORDERS = "/orders"
 ORDER = "/orders/{order_id}"
@@ -46,7 +45,7 @@ class CdiscountChannel:
     """
 
     name = "cdiscount"
-    WAITING_STATUSES = ("WaitingAcceptance",)  # raw statuses accept answers
+    waiting_statuses = ("WaitingAcceptance",)  # raw statuses accept answers
 
     def __init__(self, hook: Any, country: str = "FR", page_size: int = 100, tracking_url: str | None = None):
         self.hook, self.country, self.page_size, self.tracking_url = hook, country, page_size, tracking_url
@@ -57,35 +56,20 @@ class CdiscountChannel:
         """Any bound is accepted (no Amazon-style "two minutes ago" rule): the window as asked."""
         return window
 
-    def pages(
-        self,
-        window: Window,
-        *,
-        by: str = "lastUpdated",
-        fulfilled_by: str | None = None,
-        statuses: tuple[str, ...] = (),
-        open_ended: bool = False,
-    ) -> Iterator[list[StagedOrder]]:
-        """Orders updated (or, ``by="created"``, created) in ``window``, every status by default:
-        cancellations must reach the shop too.
-
-        The keywords match the Amazon channel's so lookup and recovery call every channel alike:
-        Cdiscount ships nothing itself (``fulfilled_by="AMAZON"`` lists nothing), ``statuses``
-        are Amazon's words and are not sent (listing more is harmless: staging is idempotent),
-        ``open_ended`` drops the upper bound.
-        """
-        if fulfilled_by not in (None, "MERCHANT"):
+    def pages(self, window: Window, *, fulfilment: Fulfillment | None = None) -> Iterator[list[StagedOrder]]:
+        """Orders updated in ``window``, every status: cancellations must reach the shop too."""
+        if fulfilment not in (None, Fulfillment.MERCHANT):
             return
-        field = "createdAt" if by == "created" else "updatedAt"
-        params: dict[str, Any] = {f"{field}Min": iso(window.start)}
-        if not open_ended:
-            params[f"{field}Max"] = iso(window.end)
-        yield from self._listing(params)
+        yield from self._listing({"updatedAtMin": iso(window.start), "updatedAtMax": iso(window.end)})
+
+    def open_pages(self, since: datetime) -> Iterator[list[StagedOrder]]:
+        """Orders created since ``since`` (every status is listed; import sorts them)."""
+        yield from self._listing({"createdAtMin": iso(since)})
 
     def waiting_pages(self) -> Iterator[list[StagedOrder]]:
         """Every order waiting for acceptance, whatever its dates: one listed late (its update
         older than the window) still gets its answer before Cdiscount's deadline."""
-        yield from self._listing({"status": self.WAITING_STATUSES[0]})
+        yield from self._listing({"status": self.waiting_statuses[0]})
 
     def _listing(self, filters: dict[str, Any]) -> Iterator[list[StagedOrder]]:
         """``GET /orders`` with ``filters``, page by page until ``totalCount`` is reached."""
@@ -225,6 +209,17 @@ class CdiscountChannel:
                 return False
             raise
         return body.get("status") != "WaitingAcceptance"
+
+    def answer_failed(self, order_id: str) -> str | None:
+        """Octopia takes an answer at once (a refusal is an error then): never fails later."""
+        return None
+
+    def cancel(self, order_id: str) -> None:
+        raise UnsupportedAction("Cdiscount (Octopia) has no seller cancel action: refuse the order instead")
+
+    def acknowledgements(self, order_ids: list[str]) -> tuple[list[str], dict[str, str]]:
+        """A parcel Octopia took is final: every shipment sent is acknowledged."""
+        return list(order_ids), {}
 
     # -- fulfillment -----------------------------------------------------------------------
 

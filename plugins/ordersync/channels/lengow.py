@@ -14,9 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
-from ordersync.hooks import MarketplaceUnavailable
-from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, Window
-from ordersync.shop.store import StagedOrder
+from ordersync.errors import MarketplaceUnavailable
+from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, StagedOrder, Window
 
 ORDERS = "/v3.0/orders"
 ACTIONS = "/v3.0/orders/actions/"
@@ -43,7 +42,7 @@ class LengowChannel:
     """
 
     name = "lengow"
-    WAITING_STATUSES = ("waiting_acceptance",)
+    waiting_statuses = ("waiting_acceptance",)
 
     def __init__(self, hook: Any, lengow_marketplace: str, country: str, page_size: int = 100):
         self.hook, self.lengow_marketplace, self.country, self.page_size = hook, lengow_marketplace, country, page_size
@@ -54,34 +53,20 @@ class LengowChannel:
         """Any bound is accepted (no Amazon-style "two minutes ago" rule): the window as asked."""
         return window
 
-    def pages(
-        self,
-        window: Window,
-        *,
-        by: str = "lastUpdated",
-        fulfilled_by: str | None = None,
-        statuses: tuple[str, ...] = (),
-        open_ended: bool = False,
-    ) -> Iterator[list[StagedOrder]]:
-        """This marketplace's orders updated (or, ``by="created"``, ordered) in ``window``.
-
-        Same keywords as the Amazon channel (lookup and recovery call every channel alike):
-        ``fulfilled_by="AMAZON"`` lists nothing (orders the marketplace ships itself are not
-        handled through Lengow here), ``statuses`` are Amazon's words and are not sent,
-        ``open_ended`` drops the upper bound.
-        """
-        if fulfilled_by not in (None, "MERCHANT"):
+    def pages(self, window: Window, *, fulfilment: Fulfillment | None = None) -> Iterator[list[StagedOrder]]:
+        """This marketplace's orders updated in ``window``, every status."""
+        if fulfilment not in (None, Fulfillment.MERCHANT):
             return
-        low, high = ("marketplace_order_date_from", "marketplace_order_date_to") if by == "created" else ("updated_from", "updated_to")
-        params: dict[str, Any] = {low: iso(window.start)}
-        if not open_ended:
-            params[high] = iso(window.end)
-        yield from self._listing(params)
+        yield from self._listing({"updated_from": iso(window.start), "updated_to": iso(window.end)})
+
+    def open_pages(self, since: datetime) -> Iterator[list[StagedOrder]]:
+        """Orders placed since ``since`` (every status is listed; import sorts them)."""
+        yield from self._listing({"marketplace_order_date_from": iso(since)})
 
     def waiting_pages(self) -> Iterator[list[StagedOrder]]:
         """Every order of this marketplace waiting for acceptance, whatever its dates (one listed
         late still gets its answer before the marketplace's deadline)."""
-        yield from self._listing({"lengow_status": self.WAITING_STATUSES[0]})
+        yield from self._listing({"lengow_status": self.waiting_statuses[0]})
 
     def _listing(self, filters: dict[str, Any]) -> Iterator[list[StagedOrder]]:
         """``GET /v3.0/orders`` of this account and marketplace with ``filters``, page by page."""

@@ -21,27 +21,13 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from ordersync.model import Fulfillment
+from ordersync.model import Fulfillment, StagedOrder
 from ordersync.shop import schema as t
 from ordersync.shop.engine import make_engine
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class StagedOrder:
-    """One order as lookup saw it: its key fields plus the raw payload, kept verbatim."""
-
-    order_id: str
-    status: str
-    fulfillment: str
-    last_updated: datetime
-    payload: dict[str, Any]
-    # order grid columns (store_name, buyer_name, purchase_date, latest_ship_date, total,
-    # currency, is_prime, items_shipped, items_unshipped): whatever the channel can tell cheaply
-    grid: dict[str, Any] = field(default_factory=dict)
 
 
 GRID_COLUMNS = (

@@ -1,0 +1,95 @@
+"""The channel contract: what the sync steps ask of every marketplace adapter.
+
+Words are the marketplace-neutral ones of :mod:`ordersync.model` (``Fulfillment``, ``Window``,
+``MarketplaceOrder``); each adapter maps them to its API. Steps take a :class:`Channel`, and the
+accept step an :class:`AcceptFirstChannel`; a channel is built by :func:`ordersync.channels.build_channel`
+only, never probed for methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ordersync.model import Fulfillment, MarketplaceOrder, Shipment, StagedOrder, Window
+
+Pages = Iterator[list[StagedOrder]]
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """One marketplace x country (x account) as the steps see it."""
+
+    name: str  # "amazon", "cdiscount", "lengow": the shop's marketplace column
+    country: str
+
+    def clamp(self, window: Window, now: datetime) -> Window | None:
+        """The part of ``window`` the marketplace lets us read now; None when nothing yet."""
+        ...
+
+    def pages(self, window: Window, *, fulfilment: Fulfillment | None = None) -> Pages:
+        """Orders last updated in ``window``, a page at a time, every status (cancellations too).
+
+        ``fulfilment`` keeps only orders shipped by the merchant or by the marketplace (recovery's
+        doublecheck and recheck; the shifted FBA re-read). A channel whose API cannot filter lists
+        everything and drops the others itself.
+        """
+        ...
+
+    def open_pages(self, since: datetime) -> Pages:
+        """Orders created since ``since`` that are still to ship: a seller's onboarding."""
+        ...
+
+    def fetch(self, order_ids: list[str]) -> tuple[list[StagedOrder], list[str]]:
+        """Named orders (manual actions), and the ids the marketplace does not know."""
+        ...
+
+    def parse(self, raw: dict) -> MarketplaceOrder:
+        """A staged payload as an order, or :class:`~ordersync.channels.parsing.InvalidOrder`
+        naming the field."""
+        ...
+
+    def confirm_shipment(self, shipment: Shipment, carrier_code: str, carrier_name: str | None) -> None:
+        """Tell the marketplace one package left; a refusal raises ``MarketplaceRequestError``."""
+        ...
+
+    def package_confirmed(self, order_id: str, package_ref: str) -> bool:
+        """Whether the marketplace already holds this package (an attempt left in doubt)."""
+        ...
+
+
+@runtime_checkable
+class AcceptFirstChannel(Channel, Protocol):
+    """A marketplace where the seller accepts or refuses each order before it can be shipped.
+
+    Some forward answers and shipments to a marketplace that acknowledges them later (Lengow);
+    others take them at once (Octopia), and then ``answer_failed`` is always None and
+    ``acknowledgements`` reports everything done.
+    """
+
+    waiting_statuses: tuple[str, ...]  # the marketplace's own words for "waiting for acceptance"
+
+    def waiting_pages(self) -> Pages:
+        """Every order still waiting for acceptance, whatever its dates."""
+        ...
+
+    def answer(self, order: MarketplaceOrder, decision: str) -> None:
+        """Send ``accept`` or ``refuse`` for the whole order."""
+        ...
+
+    def answered(self, order_id: str) -> bool:
+        """Whether the marketplace already holds an answer (an attempt left in doubt)."""
+        ...
+
+    def answer_failed(self, order_id: str) -> str | None:
+        """The marketplace's message when it never took our answer, else None."""
+        ...
+
+    def cancel(self, order_id: str) -> None:
+        """The merchant cancels an order he cannot ship; ``UnsupportedAction`` where impossible."""
+        ...
+
+    def acknowledgements(self, order_ids: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Of shipments sent for these orders: acknowledged ones, and failed ones with the message."""
+        ...
