@@ -22,6 +22,9 @@ class OrderStatus(str, Enum):
     SHIPPED = "SHIPPED"
     CANCELLED = "CANCELLED"
     WAITING_ACCEPTANCE = "WAITING_ACCEPTANCE"  # accept-first channels only
+    # the marketplace still holds it (being created, accepted but payment not checked): it waits,
+    # neither answered nor imported, and moves no stock until released
+    AWAITING_RELEASE = "AWAITING_RELEASE"
     OTHER = "OTHER"
 
 

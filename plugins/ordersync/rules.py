@@ -92,6 +92,9 @@ def decide(
             # accept answers it; the marketplace then moves it to an importable status
             out.waiting.append((order.order_id, "waiting for the seller's acceptance"))
             continue
+        if order.status is OrderStatus.AWAITING_RELEASE:
+            out.waiting.append((order.order_id, f"not released by the marketplace yet ({order.raw_status})"))
+            continue
         if order.status is OrderStatus.PENDING:
             _decide_pending(order, catalog, entry, out)
             continue
