@@ -45,6 +45,9 @@ class RecordingHook:
             raise error
         return _Response(self.pages.pop(0) if self.pages else {"orders": []})
 
+    def send_once(self, method, endpoint, *, already_done, **kwargs):
+        self.call(method, endpoint, **kwargs)
+
 
 def _operation(model, operation_id: str) -> dict:
     return next(op for op in model.operations() if op["operationId"] == operation_id)

@@ -132,10 +132,10 @@ def connections(airflow_db, sandbox_server):
 
 
 def test_octopia_hook_token_cache_401_refresh_and_5xx_retry(connections):
-    from ordersync.channel_hooks import BearerTokenHook, OctopiaHook
+    from ordersync.hooks import MarketplaceHook, OctopiaHook
 
     sandbox = connections
-    BearerTokenHook._tokens.clear()
+    MarketplaceHook._tokens.clear()
     hook = OctopiaHook("octopia_test", backoff=0.01)
     hook.call("GET", "/orders", params={"pageSize": 1})
     hook.call("GET", "/orders", params={"pageSize": 1})
@@ -153,7 +153,7 @@ def test_octopia_hook_token_cache_401_refresh_and_5xx_retry(connections):
 
 
 def test_octopia_hook_errors_name_the_connection_field(connections):
-    from ordersync.channel_hooks import OctopiaHook
+    from ordersync.hooks import OctopiaHook
 
     with pytest.raises(MarketplaceAuthError, match="extra.seller_id"):
         OctopiaHook("octopia_noseller").call("GET", "/orders")
@@ -163,7 +163,7 @@ def test_octopia_hook_errors_name_the_connection_field(connections):
 
 
 def test_lengow_hook_gets_token_and_account(connections):
-    from ordersync.channel_hooks import LengowHook
+    from ordersync.hooks import LengowHook
 
     hook = LengowHook("lengow_test", backoff=0.01)
     assert hook.account_id() == 4321
@@ -173,7 +173,7 @@ def test_lengow_hook_gets_token_and_account(connections):
 
 def test_channels_follow_the_listing_contract(connections):
     """Lookup and recovery call every channel alike: a window, a fulfilment, open orders since."""
-    from ordersync.channel_hooks import LengowHook, OctopiaHook
+    from ordersync.hooks import LengowHook, OctopiaHook
     from ordersync.model import Fulfillment, Window
 
     now = datetime.now(timezone.utc)

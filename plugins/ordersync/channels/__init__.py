@@ -20,7 +20,7 @@ def build_channel(entry: Entry, store: ShopStore | None = None) -> Channel:
     (Amazon paces every task of a seller and region through the shop database)."""
     if entry.marketplace == "amazon":
         from ordersync.channels.amazon import AmazonChannel
-        from ordersync.hooks import AmazonSpApiHook
+        from ordersync.hooks.amazon import AmazonSpApiHook
         from ordersync.marketplaces import amazon_marketplace
         from ordersync.ratelimit import DatabaseBuckets
 
@@ -28,12 +28,12 @@ def build_channel(entry: Entry, store: ShopStore | None = None) -> Channel:
         hook = AmazonSpApiHook(entry.conn_id, region=amazon_marketplace(entry.country).region, limiter_state=state)
         return AmazonChannel(hook, entry.country, entry.page_size)
     if entry.marketplace == "cdiscount":
-        from ordersync.channel_hooks import OctopiaHook
+        from ordersync.hooks.octopia import OctopiaHook
         from ordersync.channels.cdiscount import CdiscountChannel
 
         return CdiscountChannel(OctopiaHook(entry.conn_id), entry.country, entry.page_size, entry.tracking_url)
     if entry.marketplace == "lengow":
-        from ordersync.channel_hooks import LengowHook
+        from ordersync.hooks.lengow import LengowHook
         from ordersync.channels.lengow import LengowChannel
 
         return LengowChannel(LengowHook(entry.conn_id), entry.lengow_marketplace, entry.country, entry.page_size)

@@ -291,11 +291,13 @@ class AmazonChannel:
             package["carrierName"] = carrier_name
         if shipment.shipping_method:
             package["shippingMethod"] = shipment.shipping_method
-        self.hook.call(
+        self.hook.send_once(
             "POST",
             CONFIRM_SHIPMENT.format(order_id=shipment.order_id),
             json={"marketplaceId": self.marketplace.marketplace_id, "packageDetail": package},
             operation="confirmShipment",
+            # an answer lost after Amazon took the package: look before sending it again
+            already_done=lambda: self.package_confirmed(shipment.order_id, shipment.package_ref),
         )
 
     def package_confirmed(self, order_id: str, package_ref: str) -> bool:

@@ -193,9 +193,10 @@ class CdiscountChannel:
 
     def answer(self, order: MarketplaceOrder, decision: str) -> None:
         """Accept or refuse every line of an order waiting for acceptance."""
-        self.hook.call(
+        self.hook.send_once(
             "POST",
             APPROVAL.format(order_id=order.order_id),
+            already_done=lambda: self.answered(order.order_id),
             json={"status": "Accepted" if decision == "accept" else "Refused",
                   "orderLineIds": [line.line_id for line in order.lines]},
         )
@@ -237,9 +238,10 @@ class CdiscountChannel:
             raise
 
     def _post_parcel(self, shipment: Shipment, carrier_code: str, carrier_name: str | None, url: str | None) -> None:
-        self.hook.call(
+        self.hook.send_once(
             "POST",
             SHIPMENTS.format(order_id=shipment.order_id),
+            already_done=lambda: self.package_confirmed(shipment.order_id, shipment.package_ref),
             json={
                 "externalReference": shipment.package_ref,  # lets package_confirmed find it again
                 "parcelNumber": shipment.tracking_number,

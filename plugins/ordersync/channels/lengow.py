@@ -226,7 +226,7 @@ class LengowChannel:
                 attempts += 1
                 if attempts > self.hook.max_retries:
                     raise
-                self.hook._wait(attempts - 1)
+                self.hook.backoff_wait(attempts - 1)
 
     def answer(self, order: MarketplaceOrder, decision: str) -> None:
         self._act(order.order_id, "accept" if decision == "accept" else "refuse")
