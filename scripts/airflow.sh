@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/sandbox-env.sh
 mkdir -p "$AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log"; exit 1; }
+install_connections
 python -m ordersync db upgrade
 # one pool per seller account x API region, sized from the usage plan
 python -m ordersync pools > "$AIRFLOW_HOME/pools.json"

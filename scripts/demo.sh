@@ -8,6 +8,7 @@ rm -f "$AIRFLOW_HOME/ordersync_shop.db"*  # each demo starts from an empty shop
 
 echo "== Airflow metadata database ($AIRFLOW_HOME)"
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log"; exit 1; }
+install_connections
 python -m ordersync db upgrade
 # one pool per seller account x API region, sized from the usage plan
 python -m ordersync pools > "$AIRFLOW_HOME/pools.json"

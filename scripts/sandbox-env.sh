@@ -1,12 +1,13 @@
-# Sourced by the demo scripts: Airflow connections pointing at the local sandbox marketplace.
-# These are the sandbox's own demo credentials, not secrets; real ones go in Airflow connections.
+# Sourced by the demo scripts: the local sandbox marketplace, and the Airflow connections pointing
+# at it (written to Airflow's metadata database, so the Connections page shows and edits them).
 SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT:-8765}"
 # The sandbox enforces Amazon's usage plans this many times faster; the connection paces to match.
 SANDBOX_TIME_SCALE="${SANDBOX_TIME_SCALE:-100}"
-export AIRFLOW_CONN_AMAZON_EU="{\"conn_type\": \"http\", \"host\": \"${SANDBOX_URL}\", \"login\": \"sandbox-client-id\", \"password\": \"sandbox-client-secret\", \"extra\": {\"refresh_token\": \"sandbox-refresh-token\", \"lwa_url\": \"${SANDBOX_URL}/auth/o2/token\", \"rate_scale\": ${SANDBOX_TIME_SCALE}}}"
-export AIRFLOW_CONN_CDISCOUNT="{\"conn_type\": \"http\", \"host\": \"${SANDBOX_URL}/octopia\", \"login\": \"sandbox-octopia-client\", \"password\": \"sandbox-octopia-secret\", \"extra\": {\"seller_id\": \"123456\", \"token_url\": \"${SANDBOX_URL}/octopia/auth/token\"}}"
-export AIRFLOW_CONN_LENGOW="{\"conn_type\": \"http\", \"host\": \"${SANDBOX_URL}/lengow\", \"login\": \"sandbox-lengow-access\", \"password\": \"sandbox-lengow-secret\"}"
 
+install_connections() {
+  python -m ordersync demo connections "$SANDBOX_URL" --shop "$AIRFLOW_HOME/ordersync_shop.db" \
+    --rate-scale "$SANDBOX_TIME_SCALE"
+}
 start_sandbox() {
   python -m ordersync.sandbox --host 127.0.0.1 --port "${SANDBOX_PORT:-8765}" --countries IT,FR,DE \
     --usage-plans --time-scale "$SANDBOX_TIME_SCALE" "$@" \

@@ -5,9 +5,12 @@
     python -m ordersync pools                 the Airflow pools the config needs (airflow pools import)
     python -m ordersync demo seed-products    stock the demo shop with the sandbox catalogue
     python -m ordersync demo ship ENTRY N     play the warehouse: ship N imported orders
+    python -m ordersync demo connections URL --shop PATH
+                                              the demo's connections (sandbox at URL, SQLite shop)
+                                              in Airflow's metadata database
 
 The shop database is the one the DAGs use: ``--url``, else the Airflow connection
-``ordersync_shop`` (e.g. ``AIRFLOW_CONN_ORDERSYNC_SHOP``), else SQLite in ``$AIRFLOW_HOME``.
+``ordersync_shop`` (it must exist: there is no fallback).
 """
 
 from __future__ import annotations
@@ -58,8 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     ship = demo_sub.add_parser("ship")
     ship.add_argument("entry", help="config entry id, e.g. amazon_it")
     ship.add_argument("count", type=int)
+    conns = demo_sub.add_parser("connections")
+    conns.add_argument("sandbox_url")
+    conns.add_argument("--shop", required=True, help="SQLite file of the demo shop")
+    conns.add_argument("--rate-scale", type=float, default=100)
     args = parser.parse_args(argv)
 
+    if args.command == "demo" and args.demo_command == "connections":  # Airflow's database, not the shop's
+        from ordersync import demo as demo_mod
+
+        made = demo_mod.install_connections(demo_mod.sandbox_connections(args.sandbox_url, args.shop, args.rate_scale))
+        print(f"connections in Airflow's database: {', '.join(made)}")
+        return 0
     if args.command == "pools":  # config only: no database needed
         from ordersync.config import load_config
         from ordersync.pools import pools_json

@@ -30,3 +30,8 @@ class MarketplaceRequestError(MarketplaceError):
 
 class UnsupportedAction(MarketplaceError):
     """The marketplace has no such action (e.g. a cancel on Cdiscount): a person asked for it."""
+
+
+class MissingConnection(Exception):
+    """An Airflow connection the config names does not exist or cannot be used: a person must
+    create or fix it. Never answered with a fallback."""

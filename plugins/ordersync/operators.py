@@ -8,11 +8,28 @@ are imported inside ``execute`` so parsing the DAG file stays cheap.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from ordersync.config import load_config
+
+
+@contextmanager
+def person_must_fix():
+    """Fail at once, without Airflow's retries, on what only a person can fix (a missing
+    connection, wrong credentials, a config error, an action the marketplace lacks): retrying
+    would only delay the alert. Network and 5xx errors keep their retries."""
+    from ordersync.config import ConfigError
+    from ordersync.errors import MarketplaceAuthError, MissingConnection, UnsupportedAction
+
+    try:
+        yield
+    except (MissingConnection, MarketplaceAuthError, ConfigError, UnsupportedAction) as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
 
 
 class OrderSyncOperator(BaseOperator):
@@ -50,13 +67,14 @@ class OrderSyncOperator(BaseOperator):
         return build_channel(entry, store)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        entry = self.entry()
-        store = self.store(entry)
-        try:
-            counts, window = self.run_step(entry, store, context)
-            store.record_run(entry, self.step, context["run_id"], counts, window)
-        finally:
-            store.engine.dispose()
+        with person_must_fix():
+            entry = self.entry()
+            store = self.store(entry)
+            try:
+                counts, window = self.run_step(entry, store, context)
+                store.record_run(entry, self.step, context["run_id"], counts, window)
+            finally:
+                store.engine.dispose()
         return counts
 
     def run_step(self, entry, store, context) -> tuple[dict[str, Any], Any]:
@@ -254,7 +272,8 @@ class ReconcileOperator(BaseOperator):
             by_shop.setdefault(entry.shop_conn_id, []).append(entry)
         totals: dict[str, Any] = {}
         for shop_conn_id, group in sorted(by_shop.items()):
-            store = OrderSyncOperator.store(group[0])
+            with person_must_fix():
+                store = OrderSyncOperator.store(group[0])
             try:
                 part = reconcile.reconcile(store, group, reports_folder(self.reports_dir, shop_conn_id, len(by_shop)))
             finally:

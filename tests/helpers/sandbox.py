@@ -131,23 +131,8 @@ def start_sandbox(port: int | None = None, startup_timeout: float = 20, **cli_op
 
 
 def sandbox_connections(url: str, rate_scale: float = 100) -> dict[str, dict]:
-    """Airflow connections (``AIRFLOW_CONN_*`` name -> fields) of every channel, pointing at a sandbox.
+    """The demo's marketplace connections as ``AIRFLOW_CONN_*`` name -> fields (tests set them
+    as environment variables; the demo writes them to Airflow's database)."""
+    from ordersync.demo import sandbox_connections as conns
 
-    These are the sandbox's own demo credentials, not secrets. ``rate_scale`` matches the Amazon
-    connection's pacing to a time-scaled sandbox (pacing to the real plan would only slow tests).
-    """
-    return {
-        "AIRFLOW_CONN_AMAZON_EU": {
-            "conn_type": "http", "host": url, "login": "sandbox-client-id", "password": "sandbox-client-secret",
-            "extra": {"refresh_token": "sandbox-refresh-token", "lwa_url": f"{url}/auth/o2/token", "rate_scale": rate_scale},
-        },
-        "AIRFLOW_CONN_CDISCOUNT": {
-            "conn_type": "http", "host": f"{url}/octopia", "login": "sandbox-octopia-client",
-            "password": "sandbox-octopia-secret",
-            "extra": {"seller_id": "123456", "token_url": f"{url}/octopia/auth/token"},
-        },
-        "AIRFLOW_CONN_LENGOW": {
-            "conn_type": "http", "host": f"{url}/lengow", "login": "sandbox-lengow-access",
-            "password": "sandbox-lengow-secret",
-        },
-    }
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": fields for conn_id, fields in conns(url, rate_scale=rate_scale).items()}

@@ -10,6 +10,7 @@ import pytest
 
 from ordersync import rules, steps
 from ordersync.config import load_config
+from ordersync.errors import MissingConnection
 from ordersync.hooks import ShopDatabaseHook
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus
 
@@ -95,7 +96,12 @@ def test_carrier_mapping():
 def test_shop_connection_urls(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     monkeypatch.delenv("AIRFLOW_CONN_SHOP_MISSING", raising=False)
-    assert ShopDatabaseHook("shop_missing").get_url() == f"sqlite:///{tmp_path / 'ordersync_shop.db'}"
+    with pytest.raises(MissingConnection, match="'shop_missing' does not exist"):
+        ShopDatabaseHook("shop_missing").get_url()
+    assert not list(tmp_path.iterdir())  # no fallback file
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_OWN", json.dumps(
+        {"conn_type": "ordersync_shop", "host": "/srv/shop.db", "extra": {"dialect": "sqlite"}}))
+    assert ShopDatabaseHook("shop_own").get_url() == "sqlite:////srv/shop.db"
     monkeypatch.setenv(
         "AIRFLOW_CONN_SHOP_PG",
         json.dumps({"conn_type": "postgres", "host": "db", "login": "u", "password": "p@ss", "schema": "shop", "port": 5432}),
@@ -104,5 +110,5 @@ def test_shop_connection_urls(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_CONN_SHOP_MY", json.dumps({"conn_type": "mysql", "host": "db", "login": "root", "schema": "shop"}))
     assert ShopDatabaseHook("shop_my").get_url() == "mysql+pymysql://root@db/shop"
     monkeypatch.setenv("AIRFLOW_CONN_SHOP_HTTP", json.dumps({"conn_type": "http", "host": "x"}))
-    with pytest.raises(ValueError, match="not a shop database"):
+    with pytest.raises(MissingConnection, match="not a shop database"):
         ShopDatabaseHook("shop_http").get_url()
