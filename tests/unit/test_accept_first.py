@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ordersync import rules
+from ordersync.channels import build_channel
 from ordersync.channels.parsing import InvalidOrder
 from ordersync.channels.cdiscount import CdiscountChannel
 from ordersync.channels.lengow import LengowChannel
@@ -32,6 +33,7 @@ def test_shipped_config_has_cdiscount_and_lengow_entries():
     config = load_config()
     cd, lg = config.entry("cdiscount_fr"), config.entry("lengow_amazon_fr")
     assert cd.dag_id == "ordersync_cdiscount_fr" and cd.accepts_first and cd.accept_policy == "stock"
+    assert cd.sales_channel == "SCID01" and build_channel(cd).sales_channel == "SCID01"
     assert lg.dag_id == "ordersync_lengow_amazon_fr" and lg.lengow_marketplace == "amazon_fr"
     assert not config.entry("amazon_it").accepts_first
 
@@ -44,6 +46,8 @@ def test_shipped_config_has_cdiscount_and_lengow_entries():
         ("{marketplace: amazon, country: FR, conn_id: c, lengow_marketplace: amazon_fr}", ["only applies"]),
         ("{marketplace: cdiscount, country: FR, conn_id: c, accept_policy: maybe}", ["'accept_policy'", "stock"]),
         ("{marketplace: lengow, country: FR, conn_id: c, lengow_marketplace: Amazon FR}", ["'lengow_marketplace'"]),
+        ("{marketplace: amazon, country: FR, conn_id: c, sales_channel: SCID01}", ["sales_channel only applies"]),
+        ("{marketplace: cdiscount, country: FR, conn_id: c, sales_channel: 'SC ID'}", ["'sales_channel'", "SCID01"]),
     ],
 )
 def test_channel_keys_are_validated(tmp_path, entry, words):
@@ -96,8 +100,11 @@ def test_waiting_orders_wait_and_are_never_imported():
 @pytest.mark.parametrize(
     "channel, raw, message",
     [
-        (CdiscountChannel(None), {"orderId": "A", "status": "Mystery", "lines": [{"orderLineId": "1", "quantity": 1}]}, "unknown order status"),
-        (CdiscountChannel(None), {"orderId": "A", "status": "InPreparation", "lines": []}, "lines is missing"),
+        (CdiscountChannel(None), {"orderId": "A", "status": "Mystery", "lines": [{"orderLineId": "1", "quantity": 1}]},
+         "status: unknown order status 'Mystery'"),
+        (CdiscountChannel(None), {"orderId": "A", "status": "InPreparation", "currencyCode": "EUR", "lines": []}, "lines is missing"),
+        (CdiscountChannel(None, sales_channel="SCID01"), {"orderId": "A", "status": "InPreparation", "salesChannel": {"id": "SC2"}},
+         "salesChannel.id 'SC2' is not this entry's channel"),
         (LengowChannel(None, "amazon_fr", "FR"), {"marketplace_order_id": "A", "lengow_status": "x", "packages": []}, "unknown lengow_status"),
         (LengowChannel(None, "amazon_fr", "FR"), {"marketplace_order_id": "A", "lengow_status": "shipped", "packages": [{"cart": []}]}, "cart is missing"),
     ],
@@ -179,9 +186,15 @@ def test_channels_follow_the_listing_contract(connections):
     now = datetime.now(timezone.utc)
     # other tests move the shared sandbox clock forward: reach well past real time
     window = Window(now - timedelta(days=365), now + timedelta(days=2))
-    for channel in (CdiscountChannel(OctopiaHook("octopia_test")), LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
+    for channel in (CdiscountChannel(OctopiaHook("octopia_test"), sales_channel="SCID01"),
+                    LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
         updated = [o.order_id for page in channel.pages(window) for o in page]
         created = [o.order_id for page in channel.open_pages(window.start) for o in page]
         assert updated and sorted(created) == sorted(updated)
-        assert [o for page in channel.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page] == []
-        assert [o.order_id for page in channel.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page] == updated
+        theirs = [o for page in channel.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page]
+        ours = [o.order_id for page in channel.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page]
+        assert ours == [i for i in updated if i not in {o.order_id for o in theirs}]
+        if channel.name == "lengow":
+            assert theirs == []
+        else:  # Cdiscount ships some orders from its own warehouse (supplyMode Fulfillment)
+            assert theirs and all(o.fulfillment == "MARKETPLACE" for o in theirs)
