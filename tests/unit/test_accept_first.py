@@ -114,6 +114,67 @@ def test_bad_payloads_are_invalid_orders(channel, raw, message):
         channel.parse(raw)
 
 
+def _octopia(**changes):
+    """An Octopia order (the reference's fields) with ``changes`` merged on top."""
+    line = {"status": "InPreparation", "quantity": 2, "offer": {"sellerProductId": "MUG", "supplyMode": "Seller"},
+            "totalPrice": {"sellingPrice": "25.00", "shippingCost": "4.90"},
+            "shippingAddress": {"firstName": "Léa", "lastName": "Petit", "addressLine1": "3 rue Neuve", "postalCode": "69003",
+                                "city": "Lyon", "countryCode": "FR"}, "parcels": []}
+    raw = {"orderId": "SCID01A", "salesChannel": {"id": "SCID01", "name": "Cdiscount"}, "status": "InPreparation",
+           "purchasedAt": "2026-11-19T08:00:00Z", "createdAt": "2026-11-19T09:30:00Z", "updatedAt": "2026-11-19T10:00:00Z",
+           "currencyCode": "EUR", "billingAddress": {"firstName": "Hugo", "lastName": "Martin", "email": "h@example.invalid"},
+           "lines": [{**line, "lineId": "1"}, {**line, "orderLineId": "2", "quantity": 3,
+                                                "totalPrice": {"sellingPrice": "10.00"}, "shippingAddress": {"city": "Elsewhere"}}]}
+    raw.update(changes)
+    return raw
+
+
+def test_octopia_order_reads_the_reference_fields():
+    order = CdiscountChannel(None, sales_channel="SCID01").parse(_octopia())
+    assert order.purchase_date == datetime(2026, 11, 19, 8, 0, tzinfo=timezone.utc)  # purchasedAt, not createdAt
+    assert order.last_updated == datetime(2026, 11, 19, 10, 0, tzinfo=timezone.utc)
+    assert order.currency == "EUR" and order.status is OrderStatus.UNSHIPPED and order.fulfillment is Fulfillment.MERCHANT
+    assert [line.line_id for line in order.lines] == ["1", "2"]  # lineId or orderLineId
+    # sellingPrice is the line's total: unit price = total / quantity; the order total adds shipping
+    assert [line.unit_price for line in order.lines] == [Decimal("12.50"), Decimal("3.33")]
+    assert order.total == Decimal("39.90")
+    assert order.buyer_name == "Hugo Martin" and order.buyer_email == "h@example.invalid"
+    assert order.ship_to.city == "Lyon" and order.ship_to.name == "Léa Petit"  # the first seller line's address
+    for status, expected in (("Processing", OrderStatus.AWAITING_RELEASE), ("Accepted", OrderStatus.AWAITING_RELEASE),
+                             ("Delivered", OrderStatus.SHIPPED), ("Rejected", OrderStatus.CANCELLED)):
+        assert CdiscountChannel(None).parse(_octopia(status=status)).status is expected
+
+
+def test_octopia_supply_modes_decide_who_ships():
+    channel = CdiscountChannel(None)
+    theirs = _octopia()
+    for line in theirs["lines"]:
+        line["offer"] = {**line["offer"], "supplyMode": "Fulfillment"}
+    assert channel.parse(theirs).fulfillment is Fulfillment.MARKETPLACE
+    assert channel.stage(theirs).fulfillment == "MARKETPLACE"
+    entry = load_config().entry("cdiscount_fr")
+    decisions = rules.decide([channel.parse(theirs)], {"MUG": {"id": 1, "stock": 5}}, entry)
+    assert decisions.skipped and not decisions.plans  # import_fba off: never a shop order, no stock move
+    mixed = _octopia()
+    mixed["lines"][1]["offer"] = {**mixed["lines"][1]["offer"], "supplyMode": "Xdock"}
+    with pytest.raises(InvalidOrder, match="mixed fulfilment is not supported: lines 2 \\(Xdock\\)"):
+        channel.parse(mixed)
+    assert channel.stage(mixed).fulfillment == "MERCHANT"  # listed with the orders the shop must look at
+    unknown = _octopia()
+    unknown["lines"][0]["offer"] = {"sellerProductId": "MUG"}
+    with pytest.raises(InvalidOrder, match=r"lines\[0\]\.offer\.supplyMode: unknown supply mode None"):
+        channel.parse(unknown)
+
+
+@pytest.mark.parametrize("raw", [{}, {"orderId": 5, "lines": "x", "billingAddress": [], "currencyCode": 7},
+                                 {"orderId": "A", "lines": [None, {"quantity": "2", "totalPrice": {"sellingPrice": "x"}}]}])
+def test_octopia_staging_never_fails(raw):
+    staged = CdiscountChannel(None).stage(raw)
+    assert staged.grid["store_name"] == "Cdiscount" and staged.grid["total"] is None
+    with pytest.raises(InvalidOrder):
+        CdiscountChannel(None).parse(raw)
+
+
 # -- hooks over real HTTP -----------------------------------------------------------------------
 
 
@@ -167,6 +228,16 @@ def test_octopia_hook_errors_name_the_connection_field(connections):
     with pytest.raises(MarketplaceAuthError) as err:
         OctopiaHook("octopia_bad", backoff=0.01).call("GET", "/orders")
     assert "'octopia_bad'" in str(err.value) and "wrong" not in str(err.value)  # never the secret
+
+
+def test_octopia_problem_documents_become_request_errors(connections):
+    """Octopia answers errors as problem+json: the hook reports its title and detail."""
+    from ordersync.channel_hooks import OctopiaHook
+    from ordersync.errors import MarketplaceRequestError
+
+    with pytest.raises(MarketplaceRequestError) as err:
+        OctopiaHook("octopia_test", backoff=0.01).call("GET", "/orders", params={"pageSize": 101})
+    assert err.value.status == 400 and err.value.code == "Bad Request" and "pageSize" in err.value.message
 
 
 def test_lengow_hook_gets_token_and_account(connections):

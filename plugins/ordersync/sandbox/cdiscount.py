@@ -258,7 +258,8 @@ def _range(params, name: str) -> tuple[datetime | None, datetime | None]:
     try:
         return (parse_time(low) if low else None, parse_time(high) if high else None)
     except ValueError:
-        raise Problem(400, "Bad Request", "invalid date", {f"{name}Min/{name}Max": ["must be ISO 8601 dates"]}) from None
+        message = f"{name}Min and {name}Max must be ISO 8601 dates"
+        raise Problem(400, "Bad Request", message, {f"{name}Min": [message], f"{name}Max": [message]}) from None
 
 
 def _within(moment: datetime, bounds: tuple[datetime | None, datetime | None]) -> bool:
@@ -272,14 +273,15 @@ def list_orders(request: Request):
     try:
         index, size = int(params.get("pageIndex", 1)), int(params.get("pageSize", 50))
     except ValueError:
-        raise Problem(400, "Bad Request", "invalid paging", {"pageIndex/pageSize": ["must be integers"]}) from None
+        raise Problem(400, "Bad Request", "pageIndex and pageSize are integers", {"pageIndex": ["integer"], "pageSize": ["integer"]}) from None
     if index < 1:
-        raise Problem(400, "Bad Request", "invalid paging", {"pageIndex": ["must be 1 or more"]})
+        raise Problem(400, "Bad Request", "pageIndex must be 1 or more", {"pageIndex": ["must be 1 or more"]})
     if not 1 <= size <= 100:
-        raise Problem(400, "Bad Request", "invalid paging", {"pageSize": ["must be between 1 and 100"]})
+        raise Problem(400, "Bad Request", "pageSize must be between 1 and 100", {"pageSize": ["must be between 1 and 100"]})
     direction, _, field = (params.get("sort") or "asc:updatedAt").partition(":")
     if direction not in ("asc", "desc") or field not in SORT_FIELDS:
-        raise Problem(400, "Bad Request", "invalid sort", {"sort": [f"use asc|desc:<{'|'.join(SORT_FIELDS)}>"]})
+        hint = f"sort is asc or desc, a colon and one of {', '.join(SORT_FIELDS)}"
+        raise Problem(400, "Bad Request", hint, {"sort": [hint]})
     statuses = set(params.getlist("status"))
     created, updated = _range(params, "createdAt"), _range(params, "updatedAt")
     channel, supply, reference = params.get("salesChannelId"), params.get("supplyMode"), params.get("reference")
@@ -321,7 +323,8 @@ async def approval(order_id: str, request: Request):
     _authorize(request, "approval")
     body = await _body(request)
     if not isinstance(body, dict) or set(body) != {"approval_status"} or body["approval_status"] not in ("Accepted", "Refused"):
-        raise Problem(400, "Bad Request", "invalid approval", {"approval_status": ["expected exactly {\"approval_status\": \"Accepted\" | \"Refused\"}"]})
+        message = 'the body is {"approval_status": "Accepted" | "Refused"} and nothing else'
+        raise Problem(400, "Bad Request", message, {"approval_status": [message]})
     status = body["approval_status"]
     order = _world(request).answer(order_id, status == "Accepted", {"operation": "approval", "approval_status": status})
     _world(request).lose_answer("approval")
@@ -355,7 +358,7 @@ async def shipments(order_id: str, request: Request):
     body = await _body(request)
     errors = _parcel_errors(body)
     if errors:
-        raise Problem(400, "Bad Request", "invalid parcels", errors)
+        raise Problem(400, "Bad Request", "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()), errors)
     world = _world(request)
     existing = world.find(order_id)
     if existing is not None:
