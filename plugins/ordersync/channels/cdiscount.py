@@ -55,8 +55,8 @@ STATUSES = {
 }
 SHIPPED_LINE = ("Shipped", "Delivered")
 
-# offer.supplyMode: who ships the line. Anything but Seller is shipped by the marketplace from
-# its own warehouse (Cdiscount Fulfilment, Xdock): no stock move, never shipped by the shop.
+# offer.supplyMode says who ships a line: Seller is the shop; Fulfillment and Xdock are Cdiscount's
+# warehouses, which neither draw on the shop's stock nor wait for its parcels.
 SELLER = "Seller"
 MARKETPLACE_SUPPLY = ("Fulfillment", "Xdock")
 
