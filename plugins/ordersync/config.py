@@ -22,6 +22,9 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "include" / "marketplaces
 CHANNELS = ("amazon", "cdiscount", "lengow")
 # Countries each non-Amazon channel serves (Amazon's come from its marketplace table).
 CHANNEL_COUNTRIES = {"cdiscount": ("FR",), "lengow": ("FR", "DE", "IT", "ES", "UK", "BE", "NL")}
+# Octopia's id of the Cdiscount sales channel. Unconfirmed: it is the salesChannel.id of the one
+# sample order Octopia publishes (order ids start with it); Octopia lists no sales channel ids.
+CDISCOUNT_SALES_CHANNEL = "SCID01"
 
 
 class ConfigError(ValueError):
@@ -94,6 +97,11 @@ class Entry(BaseModel):
     lengow_marketplace: str | None = Field(
         None, description="Lengow's code of the marketplace this entry reads, e.g. amazon_fr, cdiscount"
     )
+    sales_channel: str | None = Field(
+        CDISCOUNT_SALES_CHANNEL,
+        description="Cdiscount: Octopia's salesChannel.id the entry reads (orders of other sales channels of the "
+        "seller account are listed as not imported); null reads every sales channel as this entry",
+    )
     # -- Airflow retries of a failed task (after the hook's own retries of 5xx and network errors)
     retries: int = Field(2, ge=0, le=10)
     retry_delay: timedelta = Field(timedelta(minutes=2), description="first wait before a retry ('2m', '30s'); doubles")
@@ -139,8 +147,17 @@ class Entry(BaseModel):
             raise ValueError("use Lengow's marketplace code: lowercase letters, digits, underscores (amazon_fr)")
         return value
 
+    @field_validator("sales_channel")
+    @classmethod
+    def _sales_channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", value):
+            raise ValueError("use Octopia's sales channel id: letters, digits, '_' or '-' (e.g. SCID01)")
+        return value
+
     @model_validator(mode="after")
     def _channel_keys(self) -> Entry:
+        if self.marketplace != "cdiscount" and "sales_channel" in self.model_fields_set:
+            raise ValueError("sales_channel only applies to marketplace: cdiscount")
         if self.marketplace == "lengow" and not self.lengow_marketplace:
             raise ValueError("a lengow entry needs lengow_marketplace (Lengow's code, e.g. amazon_fr)")
         if self.marketplace != "lengow" and self.lengow_marketplace:

@@ -327,10 +327,6 @@ def fulfill(
         token = store.claim_shipment(item, code, name)
         if token is None:
             continue  # another run holds it
-        if item.in_doubt and channel.package_confirmed(item.order_id, item.package_ref):
-            store.finish_shipment(item, token, "confirmed", "found on the marketplace after an interrupted attempt")
-            counts["already_confirmed"] += 1
-            continue
         shipment = Shipment(
             order_id=item.order_id,
             package_ref=item.package_ref,
@@ -340,6 +336,10 @@ def fulfill(
             items=item.lines,
             shipping_method=item.shipping_method,
         )
+        if item.in_doubt and channel.package_confirmed(shipment):
+            store.finish_shipment(item, token, "confirmed", "found on the marketplace after an interrupted attempt")
+            counts["already_confirmed"] += 1
+            continue
         try:
             channel.confirm_shipment(shipment, code, name)
         except MarketplaceRequestError as exc:

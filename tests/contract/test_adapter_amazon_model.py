@@ -129,7 +129,9 @@ def test_search_requests_use_the_model_parameters(orders_model):  # noqa: F811
 def test_get_order_and_confirm_shipment_requests_match_the_models(orders_model, v0_model):  # noqa: F811
     hook = RecordingHook([{"order": {"orderId": "X", "packages": []}}, {}])
     channel = AmazonChannel(hook, "FR")
-    assert channel.package_confirmed("402-1234567-1234567", "1") is False
+    probe = Shipment(order_id="402-1234567-1234567", package_ref="1", carrier="Other", tracking_number="T",
+                     ship_date=datetime(2026, 3, 2, tzinfo=UTC))
+    assert channel.package_confirmed(probe) is False
     _check_query(orders_model, "getOrder", hook.calls[0][2])
     assert hook.calls[0][4] == "getOrder"
     shipment = Shipment(order_id="402-1234567-1234567", package_ref="2", carrier="Other", tracking_number="TRK",

@@ -82,8 +82,8 @@ def test_cdiscount_accept_then_import_after_the_delay(world):
     assert state == "success"
     truth = {o["orderId"]: o for o in sandbox.get_admin("/cdiscount/orders")["orders"]}
     answered = {a["order_id"]: a for a in sandbox.get_admin("/cdiscount/actions")["actions"] if a["operation"] == "approval"}
-    accepted = {i for i, a in answered.items() if a["status"] == "Accepted"}
-    refused = {i for i, a in answered.items() if a["status"] == "Refused"}
+    accepted = {i for i, a in answered.items() if a["approval_status"] == "Accepted"}
+    refused = {i for i, a in answered.items() if a["approval_status"] == "Refused"}
 
     # lookup lists what accept will answer (ids, SKUs, quantities, stock; no buyer data)
     waiting = xcom["lookup"]["waiting_acceptance"]
@@ -102,6 +102,16 @@ def test_cdiscount_accept_then_import_after_the_delay(world):
     assert {"invalid_payload", "invalid_value"} <= reasons
     messages = " ".join(r["message"] for r in _rows(store, "not_imported", marketplace="cdiscount"))
     assert "unknown order status" in messages and "lines is missing or empty" in messages
+    assert "mixed fulfilment is not supported" in messages
+    # Octopia's other states: still Processing waits visibly, orders Cdiscount ships itself are
+    # skipped (import_fba off), orders of another sales channel are not even listed
+    inbox = {r["marketplace_order_id"]: r for r in _rows(store, "inbox", marketplace="cdiscount")}
+    processing = [i for i, o in truth.items() if o["status"] == "Processing"]
+    assert processing and all(inbox[i]["state"] == "waiting" and "Processing" in inbox[i]["note"] for i in processing)
+    theirs = [i for i, o in truth.items() if o["lines"] and all(l["offer"]["supplyMode"] != "Seller" for l in o["lines"])]
+    assert theirs and all(inbox[i]["fulfillment"] == "MARKETPLACE" and inbox[i]["state"] == "skipped" for i in theirs)
+    other = [i for i, o in truth.items() if o["salesChannel"]["id"] != "SCID01"]
+    assert other and not set(other) & set(inbox) and not set(other) & set(answered)
     world["cd_accepted"], world["cd_refused"] = accepted, refused
 
 
@@ -188,7 +198,8 @@ def test_cdiscount_shipments_sent_once_per_parcel(world):
         assert state == "success"
     parcels = [a for a in sandbox.get_admin("/cdiscount/actions")["actions"] if a["operation"] == "shipment"]
     assert Counter(p["order_id"] for p in parcels) == Counter(shipped)
-    assert all(p["accepted"] and p["carrier"] == "Colissimo" and p["tracking"] in p["url"] and p["lines"] for p in parcels)
+    assert all(p["accepted"] and p["carrierName"] == "Colissimo" and p["parcelNumber"] in p["trackingUrl"] and p["orderLineIds"]
+               for p in parcels)
 
 
 # -- Lengow -----------------------------------------------------------------------------------
@@ -256,7 +267,7 @@ def test_manual_refuse_and_accept_through_steps(world):
     counts = steps.manual_action(channel, store, entry, "refuse", [order_id])
     assert counts["refused"] == 0 and counts["not_waiting"] == 1
     approvals = [a for a in sandbox.get_admin("/cdiscount/actions", orderId=order_id)["actions"] if a["operation"] == "approval"]
-    assert [a["status"] for a in approvals] == ["Accepted"]
+    assert [a["approval_status"] for a in approvals] == ["Accepted"]
 
     # the same through Airflow: the ordersync_actions trigger form refuses a waiting order
     other = sandbox.post_admin("/cdiscount/orders", {"status": "waiting", "lines": [{"sku": missing, "quantity": 1}]})["order"]["orderId"]
@@ -265,7 +276,7 @@ def test_manual_refuse_and_accept_through_steps(world):
     )
     assert state == "success" and xcom["action"]["refused"] == 1
     approvals = [a for a in sandbox.get_admin("/cdiscount/actions", orderId=other)["actions"] if a["operation"] == "approval"]
-    assert [a["status"] for a in approvals] == ["Refused"]
+    assert [a["approval_status"] for a in approvals] == ["Refused"]
 
 
 def test_lengow_answer_not_acknowledged_is_reported_and_can_be_sent_again(world):

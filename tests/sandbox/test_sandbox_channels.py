@@ -76,3 +76,27 @@ def test_a_pinned_clock_plays_past_days_and_admin_orders_take_their_times():
     world.admin_update("SIM-1", {"status": "cancelled", "at": (past + timedelta(hours=1)).isoformat()})
     assert world.find("SIM-1")["updated"] == past + timedelta(hours=1)
     assert world.set_clock(None) == ANCHOR  # unpinned: the shared clock again
+
+
+def test_cdiscount_world_seeds_octopia_cases_and_ships_seller_lines_only():
+    """Besides the shared life: orders Cdiscount ships itself, one mixing seller and Xdock lines,
+    orders of another sales channel, one still Processing; a parcel names seller lines only."""
+    world = CdiscountWorld(Clock(), ANCHOR)
+    wires = [render(o) for o in world.all_orders()]
+    modes = [{line["offer"]["supplyMode"] for line in w["lines"]} for w in wires]
+    assert {"Fulfillment"} in modes and {"Seller", "Xdock"} in modes
+    assert {w["salesChannel"]["id"] for w in wires} == {"SCID01", "SCXX01"}
+    assert "Processing" in {w["status"] for w in wires}
+    order = world.add_order({"status": "importable", "salesChannelId": "SCID01",
+                             "lines": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1, "supplyMode": "Fulfillment"}]})
+    seller, theirs = (line["id"] for line in order["lines"])
+    with pytest.raises(SandboxError) as err:
+        world.ship(order["id"], {"tracking": "P1", "carrier": "C", "lines": [theirs]}, {"operation": "shipment"})
+    assert err.value.status == 400 and "not shipped by the seller" in err.value.message
+    world.ship(order["id"], {"tracking": "P2", "carrier": "C", "lines": [seller]}, {"operation": "shipment"})
+    lines = render(world.find(order["id"]))["lines"]
+    assert [line["parcels"] for line in lines] == [[{"parcelNumber": "P2", "carrierName": "C", "trackingUrl": None}], []]
+    assert [a["accepted"] for a in world.actions(order["id"])] == [False, True]
+    with pytest.raises(ValueError, match="supplyMode"):
+        world.add_order({"lines": [{"sku": "A", "quantity": 1, "supplyMode": "Drone"}]})
+    assert world.set_status(order["id"], "delivered")["status"] == "delivered"

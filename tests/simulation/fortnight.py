@@ -370,7 +370,7 @@ class Simulation:
             for c in self.sandbox.get_admin("/confirmations")["confirmations"] if c["accepted"]
         )
         cd_actions = self.sandbox.get_admin("/cdiscount/actions")["actions"]
-        sent += Counter((a["order_id"], a.get("ref")) for a in cd_actions if a["operation"] == "shipment" and a["accepted"])
+        sent += Counter((a["order_id"], a.get("parcelNumber")) for a in cd_actions if a["operation"] == "shipment" and a["accepted"])
         answers = Counter(a["order_id"] for a in cd_actions if a["operation"] == "approval")
         report = reconcile.build(self.store, list(config.enabled)).totals()
         injected = self.sandbox.get_admin("/throttled")["injected"]

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ordersync import rules
+from ordersync.channels import build_channel
 from ordersync.channels.parsing import InvalidOrder
 from ordersync.channels.cdiscount import CdiscountChannel
 from ordersync.channels.lengow import LengowChannel
@@ -32,6 +33,7 @@ def test_shipped_config_has_cdiscount_and_lengow_entries():
     config = load_config()
     cd, lg = config.entry("cdiscount_fr"), config.entry("lengow_amazon_fr")
     assert cd.dag_id == "ordersync_cdiscount_fr" and cd.accepts_first and cd.accept_policy == "stock"
+    assert cd.sales_channel == "SCID01" and build_channel(cd).sales_channel == "SCID01"
     assert lg.dag_id == "ordersync_lengow_amazon_fr" and lg.lengow_marketplace == "amazon_fr"
     assert not config.entry("amazon_it").accepts_first
 
@@ -44,6 +46,8 @@ def test_shipped_config_has_cdiscount_and_lengow_entries():
         ("{marketplace: amazon, country: FR, conn_id: c, lengow_marketplace: amazon_fr}", ["only applies"]),
         ("{marketplace: cdiscount, country: FR, conn_id: c, accept_policy: maybe}", ["'accept_policy'", "stock"]),
         ("{marketplace: lengow, country: FR, conn_id: c, lengow_marketplace: Amazon FR}", ["'lengow_marketplace'"]),
+        ("{marketplace: amazon, country: FR, conn_id: c, sales_channel: SCID01}", ["sales_channel only applies"]),
+        ("{marketplace: cdiscount, country: FR, conn_id: c, sales_channel: 'SC ID'}", ["'sales_channel'", "SCID01"]),
     ],
 )
 def test_channel_keys_are_validated(tmp_path, entry, words):
@@ -96,8 +100,11 @@ def test_waiting_orders_wait_and_are_never_imported():
 @pytest.mark.parametrize(
     "channel, raw, message",
     [
-        (CdiscountChannel(None), {"orderId": "A", "status": "Mystery", "lines": [{"orderLineId": "1", "quantity": 1}]}, "unknown order status"),
-        (CdiscountChannel(None), {"orderId": "A", "status": "InPreparation", "lines": []}, "lines is missing"),
+        (CdiscountChannel(None), {"orderId": "A", "status": "Mystery", "lines": [{"orderLineId": "1", "quantity": 1}]},
+         "status: unknown order status 'Mystery'"),
+        (CdiscountChannel(None), {"orderId": "A", "status": "InPreparation", "currencyCode": "EUR", "lines": []}, "lines is missing"),
+        (CdiscountChannel(None, sales_channel="SCID01"), {"orderId": "A", "status": "InPreparation", "salesChannel": {"id": "SC2"}},
+         "salesChannel.id 'SC2' is not this entry's channel"),
         (LengowChannel(None, "amazon_fr", "FR"), {"marketplace_order_id": "A", "lengow_status": "x", "packages": []}, "unknown lengow_status"),
         (LengowChannel(None, "amazon_fr", "FR"), {"marketplace_order_id": "A", "lengow_status": "shipped", "packages": [{"cart": []}]}, "cart is missing"),
     ],
@@ -105,6 +112,67 @@ def test_waiting_orders_wait_and_are_never_imported():
 def test_bad_payloads_are_invalid_orders(channel, raw, message):
     with pytest.raises(InvalidOrder, match=message):
         channel.parse(raw)
+
+
+def _octopia(**changes):
+    """An Octopia order (the reference's fields) with ``changes`` merged on top."""
+    line = {"status": "InPreparation", "quantity": 2, "offer": {"sellerProductId": "MUG", "supplyMode": "Seller"},
+            "totalPrice": {"sellingPrice": "25.00", "shippingCost": "4.90"},
+            "shippingAddress": {"firstName": "Léa", "lastName": "Petit", "addressLine1": "3 rue Neuve", "postalCode": "69003",
+                                "city": "Lyon", "countryCode": "FR"}, "parcels": []}
+    raw = {"orderId": "SCID01A", "salesChannel": {"id": "SCID01", "name": "Cdiscount"}, "status": "InPreparation",
+           "purchasedAt": "2026-11-19T08:00:00Z", "createdAt": "2026-11-19T09:30:00Z", "updatedAt": "2026-11-19T10:00:00Z",
+           "currencyCode": "EUR", "billingAddress": {"firstName": "Hugo", "lastName": "Martin", "email": "h@example.invalid"},
+           "lines": [{**line, "lineId": "1"}, {**line, "orderLineId": "2", "quantity": 3,
+                                                "totalPrice": {"sellingPrice": "10.00"}, "shippingAddress": {"city": "Elsewhere"}}]}
+    raw.update(changes)
+    return raw
+
+
+def test_octopia_order_reads_the_reference_fields():
+    order = CdiscountChannel(None, sales_channel="SCID01").parse(_octopia())
+    assert order.purchase_date == datetime(2026, 11, 19, 8, 0, tzinfo=timezone.utc)  # purchasedAt, not createdAt
+    assert order.last_updated == datetime(2026, 11, 19, 10, 0, tzinfo=timezone.utc)
+    assert order.currency == "EUR" and order.status is OrderStatus.UNSHIPPED and order.fulfillment is Fulfillment.MERCHANT
+    assert [line.line_id for line in order.lines] == ["1", "2"]  # lineId or orderLineId
+    # sellingPrice is the line's total: unit price = total / quantity; the order total adds shipping
+    assert [line.unit_price for line in order.lines] == [Decimal("12.50"), Decimal("3.33")]
+    assert order.total == Decimal("39.90")
+    assert order.buyer_name == "Hugo Martin" and order.buyer_email == "h@example.invalid"
+    assert order.ship_to.city == "Lyon" and order.ship_to.name == "Léa Petit"  # the first seller line's address
+    for status, expected in (("Processing", OrderStatus.AWAITING_RELEASE), ("Accepted", OrderStatus.AWAITING_RELEASE),
+                             ("Delivered", OrderStatus.SHIPPED), ("Rejected", OrderStatus.CANCELLED)):
+        assert CdiscountChannel(None).parse(_octopia(status=status)).status is expected
+
+
+def test_octopia_supply_modes_decide_who_ships():
+    channel = CdiscountChannel(None)
+    theirs = _octopia()
+    for line in theirs["lines"]:
+        line["offer"] = {**line["offer"], "supplyMode": "Fulfillment"}
+    assert channel.parse(theirs).fulfillment is Fulfillment.MARKETPLACE
+    assert channel.stage(theirs).fulfillment == "MARKETPLACE"
+    entry = load_config().entry("cdiscount_fr")
+    decisions = rules.decide([channel.parse(theirs)], {"MUG": {"id": 1, "stock": 5}}, entry)
+    assert decisions.skipped and not decisions.plans  # import_fba off: never a shop order, no stock move
+    mixed = _octopia()
+    mixed["lines"][1]["offer"] = {**mixed["lines"][1]["offer"], "supplyMode": "Xdock"}
+    with pytest.raises(InvalidOrder, match="mixed fulfilment is not supported: lines 2 \\(Xdock\\)"):
+        channel.parse(mixed)
+    assert channel.stage(mixed).fulfillment == "MERCHANT"  # listed with the orders the shop must look at
+    unknown = _octopia()
+    unknown["lines"][0]["offer"] = {"sellerProductId": "MUG"}
+    with pytest.raises(InvalidOrder, match=r"lines\[0\]\.offer\.supplyMode: unknown supply mode None"):
+        channel.parse(unknown)
+
+
+@pytest.mark.parametrize("raw", [{}, {"orderId": 5, "lines": "x", "billingAddress": [], "currencyCode": 7},
+                                 {"orderId": "A", "lines": [None, {"quantity": "2", "totalPrice": {"sellingPrice": "x"}}]}])
+def test_octopia_staging_never_fails(raw):
+    staged = CdiscountChannel(None).stage(raw)
+    assert staged.grid["store_name"] == "Cdiscount" and staged.grid["total"] is None
+    with pytest.raises(InvalidOrder):
+        CdiscountChannel(None).parse(raw)
 
 
 # -- hooks over real HTTP -----------------------------------------------------------------------
@@ -162,6 +230,16 @@ def test_octopia_hook_errors_name_the_connection_field(connections):
     assert "'octopia_bad'" in str(err.value) and "wrong" not in str(err.value)  # never the secret
 
 
+def test_octopia_problem_documents_become_request_errors(connections):
+    """Octopia answers errors as problem+json: the hook reports its title and detail."""
+    from ordersync.channel_hooks import OctopiaHook
+    from ordersync.errors import MarketplaceRequestError
+
+    with pytest.raises(MarketplaceRequestError) as err:
+        OctopiaHook("octopia_test", backoff=0.01).call("GET", "/orders", params={"pageSize": 101})
+    assert err.value.status == 400 and err.value.code == "Bad Request" and "pageSize" in err.value.message
+
+
 def test_lengow_hook_gets_token_and_account(connections):
     from ordersync.hooks import LengowHook
 
@@ -179,9 +257,15 @@ def test_channels_follow_the_listing_contract(connections):
     now = datetime.now(timezone.utc)
     # other tests move the shared sandbox clock forward: reach well past real time
     window = Window(now - timedelta(days=365), now + timedelta(days=2))
-    for channel in (CdiscountChannel(OctopiaHook("octopia_test")), LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
+    for channel in (CdiscountChannel(OctopiaHook("octopia_test"), sales_channel="SCID01"),
+                    LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
         updated = [o.order_id for page in channel.pages(window) for o in page]
         created = [o.order_id for page in channel.open_pages(window.start) for o in page]
         assert updated and sorted(created) == sorted(updated)
-        assert [o for page in channel.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page] == []
-        assert [o.order_id for page in channel.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page] == updated
+        theirs = [o for page in channel.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page]
+        ours = [o.order_id for page in channel.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page]
+        assert ours == [i for i in updated if i not in {o.order_id for o in theirs}]
+        if channel.name == "lengow":
+            assert theirs == []
+        else:  # Cdiscount ships some orders from its own warehouse (supplyMode Fulfillment)
+            assert theirs and all(o.fulfillment == "MARKETPLACE" for o in theirs)

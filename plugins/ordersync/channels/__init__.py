@@ -31,7 +31,9 @@ def build_channel(entry: Entry, store: ShopStore | None = None) -> Channel:
         from ordersync.hooks.octopia import OctopiaHook
         from ordersync.channels.cdiscount import CdiscountChannel
 
-        return CdiscountChannel(OctopiaHook(entry.conn_id), entry.country, entry.page_size, entry.tracking_url)
+        return CdiscountChannel(
+            OctopiaHook(entry.conn_id), entry.country, entry.page_size, entry.tracking_url, entry.sales_channel
+        )
     if entry.marketplace == "lengow":
         from ordersync.hooks.lengow import LengowHook
         from ordersync.channels.lengow import LengowChannel

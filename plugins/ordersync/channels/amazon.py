@@ -297,18 +297,18 @@ class AmazonChannel:
             json={"marketplaceId": self.marketplace.marketplace_id, "packageDetail": package},
             operation="confirmShipment",
             # an answer lost after Amazon took the package: look before sending it again
-            already_done=lambda: self.package_confirmed(shipment.order_id, shipment.package_ref),
+            already_done=lambda: self.package_confirmed(shipment),
         )
 
-    def package_confirmed(self, order_id: str, package_ref: str) -> bool:
+    def package_confirmed(self, shipment: Shipment) -> bool:
         """Whether Amazon already holds this package (checks an attempt left in doubt)."""
         try:
             body = self.hook.call(
-                "GET", GET_ORDER.format(order_id=order_id), params={"includedData": "PACKAGES"}, operation="getOrder"
+                "GET", GET_ORDER.format(order_id=shipment.order_id), params={"includedData": "PACKAGES"}, operation="getOrder"
             ).json()
         except MarketplaceRequestError as exc:
             if exc.status == 404:
                 return False
             raise
         packages = (body.get("order") or {}).get("packages") or []
-        return any(p.get("packageReferenceId") == package_ref for p in packages)
+        return any(p.get("packageReferenceId") == shipment.package_ref for p in packages)

@@ -54,8 +54,9 @@ class Channel(Protocol):
         """Tell the marketplace one package left; a refusal raises ``MarketplaceRequestError``."""
         ...
 
-    def package_confirmed(self, order_id: str, package_ref: str) -> bool:
-        """Whether the marketplace already holds this package (an attempt left in doubt)."""
+    def package_confirmed(self, shipment: Shipment) -> bool:
+        """Whether the marketplace already holds this package (an attempt left in doubt); each
+        marketplace knows it by what it keeps: a package reference, a parcel number, a line."""
         ...
 
 

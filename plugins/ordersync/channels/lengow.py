@@ -255,8 +255,8 @@ class LengowChannel:
             line=",".join(line_id for line_id, _ in shipment.items) or None,
         )
 
-    def package_confirmed(self, order_id: str, package_ref: str) -> bool:
-        return any(not a.get("errors") for a in self.queued(order_id, "ship"))
+    def package_confirmed(self, shipment: Shipment) -> bool:
+        return any(not a.get("errors") for a in self.queued(shipment.order_id, "ship"))
 
     def acknowledgements(self, order_ids: list[str]) -> tuple[list[str], dict[str, str]]:
         """Of these orders' ship actions: those the marketplace acknowledged, and those it never
