@@ -22,6 +22,7 @@ import pytest
 
 from ordersync.channels.cdiscount import CdiscountChannel
 from ordersync.channels.parsing import InvalidOrder
+from ordersync.hooks import MarketplaceHook
 from ordersync.errors import MarketplaceRequestError, MarketplaceUnavailable
 from ordersync.model import Fulfillment, MarketplaceOrder, OrderStatus, Shipment, Window
 from ordersync.sandbox.cdiscount import CdiscountWorld, render
@@ -236,10 +237,15 @@ class _Response:
 class RecordingHook:
     """Stands in for OctopiaHook: records calls, serves orders by id and canned listing pages."""
 
+    # the real hook's lost-answer protocol, over this fake's call()
+    send_once = MarketplaceHook.send_once
+
     def __init__(self, orders: dict[str, dict] | None = None, pages: list[_Response] | None = None):
         self.calls: list[tuple[str, str, dict, Any]] = []
         self.orders, self.pages = dict(orders or {}), list(pages or [])
         self.post_error: Exception | None = None
+        self.max_retries, self.backoff, self.max_backoff, self.stats = 2, 0.0, 0.0, {"retried": 0}
+        self.sleep = lambda seconds: None
 
     def call(self, method, endpoint, *, params=None, json=None, retry_unknown=True):
         self.calls.append((method, endpoint, dict(params or {}), json))

@@ -232,7 +232,7 @@ def test_octopia_hook_errors_name_the_connection_field(connections):
 
 def test_octopia_problem_documents_become_request_errors(connections):
     """Octopia answers errors as problem+json: the hook reports its title and detail."""
-    from ordersync.channel_hooks import OctopiaHook
+    from ordersync.hooks import OctopiaHook
     from ordersync.errors import MarketplaceRequestError
 
     with pytest.raises(MarketplaceRequestError) as err:

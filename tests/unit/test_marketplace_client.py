@@ -162,7 +162,7 @@ def test_other_4xx_is_a_request_error_for_the_caller(requests_mock):
                        headers={"Content-Type": "application/problem+json"})
     with pytest.raises(MarketplaceRequestError) as err:
         OctopiaHook("oct").call("POST", "/orders/A/approval-status", json={})
-    assert (err.value.status, err.value.code, err.value.message) == (400, "Bad Request", "approval_status is required")
+    assert (err.value.status, err.value.code, err.value.message) == (400, "Bad Request", "approval_status is required (approval_status: ['required'])")
 
 
 def test_missing_fields_are_named_together():

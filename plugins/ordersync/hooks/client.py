@@ -126,8 +126,10 @@ def error_text(response: requests.Response) -> tuple[str, str]:
     if isinstance(error, dict):
         return str(error.get("code", "?")), str(error.get("message", ""))[:500]
     code = error or body.get("code") or body.get("title") or "?"
-    message = body.get("message") or body.get("detail") or body.get("error_description") or ""
-    return str(code), str(message)[:500]
+    message = str(body.get("message") or body.get("detail") or body.get("error_description") or "")
+    if isinstance(errors, dict) and errors:  # problem+json: the fields at fault
+        message += " (" + "; ".join(f"{field}: {why}" for field, why in errors.items()) + ")"
+    return str(code), message[:500]
 
 
 class MarketplaceHook(HttpHook):
