@@ -54,7 +54,7 @@ def _normalised() -> dict[str, str]:
 
 
 def order_facts(store: ShopStore, entry: Any):
-    """The per-order facts of one entry as a DataFrame (SQL in include/sql/reconcile_orders.sql)."""
+    """The per-order facts of one entry as a DataFrame (SQL in queries/reconcile_orders.sql)."""
     import pandas as pd
 
     with store.engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""SQL views of the shop database, defined in include/sql/views/<name>.sql.
+"""SQL views of the shop database, defined in queries/views/<name>.sql.
 
 Migrations call :func:`replace_views` whenever a table a view reads changes, so the views always
 match the schema. The SQL is portable (SQLite, PostgreSQL, MariaDB): no concatenation operator,

@@ -1,7 +1,7 @@
 """import rules and order lifecycle
 
 Reservations for pending orders, refunds, sync state, FBA placeholder products, fake tax ids,
-order grid columns in the inbox, and the views of include/sql/views.
+order grid columns in the inbox, and the views of queries/views.
 
 Revision ID: 0002
 Revises: 0001
