@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
+from ordersync.model import InboxRow
 from ordersync.shop import schema as t
-from ordersync.shop.store import InboxRow, ShopStore, _insert_ignore, utcnow
+from ordersync.shop.store import ShopStore, _insert_ignore, utcnow
 
 
 @dataclass(frozen=True)

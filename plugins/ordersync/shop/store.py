@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,7 +20,17 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from ordersync.model import Fulfillment, StagedOrder
+from ordersync.model import (
+    CancelResult,
+    Fulfillment,
+    ImportPlan,
+    InboxRow,
+    ReservationPlan,
+    ShipmentToSend,
+    StageCounts,
+    StagedOrder,
+    WriteResult,
+)
 from ordersync.shop import schema as t
 from ordersync.shop.engine import make_engine
 
@@ -34,74 +43,6 @@ GRID_COLUMNS = (
     "store_name", "buyer_name", "purchase_date", "latest_ship_date", "total", "currency", "is_prime",
     "items_shipped", "items_unshipped",
 )
-
-
-@dataclass(frozen=True)
-class InboxRow:
-    order_id: str
-    status: str
-    payload: dict[str, Any]
-    state: str = "new"
-
-
-@dataclass(frozen=True)
-class ImportPlan:
-    """An order the rules accepted, with the shop product of each line (same order as lines)."""
-
-    order: Any  # ordersync.model.MarketplaceOrder
-    customer_key: str
-    customer_email: str | None
-    product_ids: tuple[int | None, ...]
-    moves_stock: bool
-    status: str  # shop status to give the new order
-    payment_status: str | None = None
-    carrier: str | None = None  # shop carrier from the entry's import carrier map
-    line_names: tuple[str, ...] = ()  # defaults to the marketplace titles
-    flags: tuple[str, ...] = ()  # e.g. stock_short, product_inactive
-    tax_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ReservationPlan:
-    """A pending order's lines to reserve: (order line, product id, product stock now)."""
-
-    order: Any  # ordersync.model.MarketplaceOrder
-    lines: tuple[tuple[Any, int, int], ...]
-
-
-@dataclass
-class StageCounts:
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-
-
-@dataclass
-class WriteResult:
-    imported: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)
-    stock_moves: int = 0  # sale moves created
-    converted: int = 0  # reservations that became the order's sale
-
-
-@dataclass
-class CancelResult:
-    cancelled: list[str] = field(default_factory=list)
-    stock_moves: int = 0  # restoring moves created
-
-
-@dataclass(frozen=True)
-class ShipmentToSend:
-    order_pk: int
-    order_id: str
-    package_ref: str
-    carrier: str | None
-    tracking_number: str
-    shipped_at: datetime | None
-    lines: tuple[tuple[str, int], ...]
-    in_doubt: bool  # an earlier attempt may have reached the marketplace
-    claimed_by: str | None = None  # the stale claim seen, for compare-and-set
-    shipping_method: str | None = None
 
 
 FBA_PLACEHOLDER_SKU = "ORDERSYNC-FBA"
