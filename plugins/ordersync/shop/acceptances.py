@@ -9,7 +9,6 @@ marketplace before anything is sent again.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,7 +18,8 @@ from sqlalchemy import and_, select, update
 
 from ordersync.model import InboxRow
 from ordersync.shop import schema as t
-from ordersync.shop.store import ShopStore, _insert_ignore, utcnow
+from ordersync.shop.db import insert_ignore, new_token, utcnow
+from ordersync.shop.store import ShopStore
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,12 @@ def claim(
     lease: timedelta = timedelta(minutes=10),
 ) -> Claim | None:
     """Take the right to send this order's answer; ``None`` when it was answered or another run holds it."""
-    token = str(uuid.uuid4())
+    token = new_token()
     ac = t.acceptances.c
     now = utcnow()
     where = and_(ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id)
     with store.engine.begin() as conn:
-        _insert_ignore(
+        insert_ignore(
             conn,
             t.acceptances,
             [

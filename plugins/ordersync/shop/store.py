@@ -9,16 +9,11 @@ report and move stock for an order only once.
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ordersync.model import (
     CancelResult,
@@ -32,11 +27,7 @@ from ordersync.model import (
     WriteResult,
 )
 from ordersync.shop import schema as t
-from ordersync.shop.engine import make_engine
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
 
 
 GRID_COLUMNS = (
@@ -46,44 +37,10 @@ GRID_COLUMNS = (
 
 
 FBA_PLACEHOLDER_SKU = "ORDERSYNC-FBA"
-_RETRYABLE = ("deadlock", "lock wait timeout", "database is locked", "could not serialize")
 
 
-class ShopStore:
+class ShopStore(StoreBase):
     """Reads and writes of the sync steps; one instance per engine, safe to share in a task."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    @classmethod
-    def from_url(cls, url: str) -> ShopStore:
-        return cls(make_engine(url))
-
-    def migrate(self) -> None:
-        """Bring the schema to the package's latest Alembic revision (no-op when current)."""
-        from ordersync.shop.migrate import ensure_current
-
-        ensure_current(self.engine)
-
-    # -- transactions ------------------------------------------------------------------------
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
-    def _retrying(self, fn, *args, **kwargs):
-        """Run ``fn(conn, ...)`` in a transaction, again on a deadlock (MariaDB, PostgreSQL)."""
-        for attempt in range(5):
-            try:
-                with self._tx() as conn:
-                    return fn(conn, *args, **kwargs)
-            except DBAPIError as exc:
-                text = str(exc.orig).lower()
-                if attempt == 4 or not any(word in text for word in _RETRYABLE):
-                    raise
-                time.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
 
     # -- products ----------------------------------------------------------------------------
 
@@ -91,7 +48,7 @@ class ShopStore:
         """Insert catalogue products (sku, name, asin, ean, price, stock); existing SKUs are kept."""
         rows = [{"active": True, "visible": True, "stock": 0, **r} for r in rows]
         with self._tx() as conn:
-            _insert_ignore(conn, t.products, rows)
+            insert_ignore(conn, t.products, rows)
 
     def products_by_sku(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
         return self.products_by("sku", skus)
@@ -142,7 +99,7 @@ class ShopStore:
         if not orders:
             return counts
         now = utcnow()
-        batch = str(uuid.uuid4())
+        batch = new_token()
         ib = t.inbox.c
         latest = {o.order_id: o for o in sorted(orders, key=lambda o: o.last_updated)}
         existing = {
@@ -173,7 +130,7 @@ class ShopStore:
             for key, o in sorted(latest.items())
             if key not in existing
         ]
-        _insert_ignore(conn, t.inbox, fresh)
+        insert_ignore(conn, t.inbox, fresh)
         counts.new = conn.execute(select(func.count()).where(ib.batch == batch)).scalar_one()
         for key, o in sorted(latest.items()):
             old = existing.get(key)
@@ -283,10 +240,10 @@ class ShopStore:
         if not plans:
             return result
         now = utcnow()
-        batch = str(uuid.uuid4())
+        batch = new_token()
         plans = sorted(plans, key=lambda p: p.order.order_id)  # one lock order for every writer
 
-        _insert_ignore(
+        insert_ignore(
             conn,
             t.customers,
             [
@@ -310,7 +267,7 @@ class ShopStore:
             ).all()
         )
 
-        _insert_ignore(conn, t.orders, [_order_row(p, customer_ids, batch, now) for p in plans])
+        insert_ignore(conn, t.orders, [_order_row(p, customer_ids, batch, now) for p in plans])
         oc = t.orders.c
         created = dict(
             conn.execute(select(oc.marketplace_order_id, oc.id).where(oc.import_batch == batch)).all()
@@ -335,7 +292,7 @@ class ShopStore:
                 p.order.lines, p.product_ids, p.line_names or [x.title for x in p.order.lines], strict=True
             )
         ]
-        _insert_ignore(conn, t.order_lines, line_rows)
+        insert_ignore(conn, t.order_lines, line_rows)
 
         movers = {created[p.order.order_id] for p in new_plans if p.moves_stock}
         # a pending order's reservation turns into its sale: release it in the same transaction
@@ -367,7 +324,7 @@ class ShopStore:
                 }
                 for line in lines
             ]
-            _insert_ignore(conn, t.stock_moves, move_rows)
+            insert_ignore(conn, t.stock_moves, move_rows)
             result.stock_moves = conn.execute(
                 select(func.count()).where(t.stock_moves.c.batch == batch, t.stock_moves.c.reason == "sale")
             ).scalar_one()
@@ -412,7 +369,7 @@ class ShopStore:
                 )
             ).scalars()
         )
-        _insert_ignore(
+        insert_ignore(
             conn,
             t.not_imported,
             [
@@ -464,8 +421,8 @@ class ShopStore:
         return self._retrying(self._reserve, marketplace, country, plans)
 
     def _reserve(self, conn: Connection, marketplace: str, country: str, plans: Sequence[ReservationPlan]) -> int:
-        now, batch = utcnow(), str(uuid.uuid4())
-        _insert_ignore(
+        now, batch = utcnow(), new_token()
+        insert_ignore(
             conn,
             t.reservations,
             [
@@ -490,7 +447,7 @@ class ShopStore:
         )
         rc = t.reservations.c
         created = conn.execute(select(rc.id, rc.product_id, rc.quantity).where(rc.batch == batch)).all()
-        _insert_ignore(
+        insert_ignore(
             conn,
             t.stock_moves,
             [
@@ -518,7 +475,7 @@ class ShopStore:
         if not ids:
             return 0
         return self._retrying(
-            lambda conn: _release_reservations(conn, marketplace, country, ids, str(uuid.uuid4()), utcnow(), "released", why)
+            lambda conn: _release_reservations(conn, marketplace, country, ids, new_token(), utcnow(), "released", why)
         )
 
     def release_expired(self, marketplace: str, country: str, older_than: timedelta) -> int:
@@ -546,7 +503,7 @@ class ShopStore:
         return self._retrying(self._cancel_orders, marketplace, country, orders, status)
 
     def _cancel_orders(self, conn: Connection, marketplace: str, country: str, orders: Sequence[Any], status: str):
-        now, batch = utcnow(), str(uuid.uuid4())
+        now, batch = utcnow(), new_token()
         result = CancelResult()
         oc, lc, sm = t.orders.c, t.order_lines.c, t.stock_moves.c
         ids = sorted({o.order_id for o in orders})
@@ -572,7 +529,7 @@ class ShopStore:
         ]
         if targets:
             pks = [r.id for r in targets]
-            _insert_ignore(
+            insert_ignore(
                 conn,
                 t.refunds,
                 [
@@ -587,7 +544,7 @@ class ShopStore:
                 .where(lc.order_id.in_(pks), sm.reason == "sale")
                 .order_by(sm.order_line_id)
             ).all()
-            _insert_ignore(
+            insert_ignore(
                 conn,
                 t.stock_moves,
                 [
@@ -760,7 +717,7 @@ class ShopStore:
             unknown = [line for line, _ in items if line not in line_pks]
             if unknown:
                 raise ValueError(f"order {order_id} has no line(s) {', '.join(unknown)}")
-            _insert_ignore(conn, t.shop_packages, [{
+            insert_ignore(conn, t.shop_packages, [{
                 "order_id": order_pk, "package_ref": package_ref, "carrier": carrier,
                 "shipping_method": shipping_method, "tracking_number": tracking_number,
                 "shipped_at": shipped_at or utcnow(),
@@ -782,12 +739,12 @@ class ShopStore:
         New packages are claimed by inserting their row (the unique key lets one run win); a
         package in doubt is re-claimed by compare-and-set on its claim token.
         """
-        token = str(uuid.uuid4())
+        token = new_token()
         sc = t.shipment_confirmations.c
         now = utcnow()
         with self._tx() as conn:
             if item.claimed_by is None:
-                _insert_ignore(
+                insert_ignore(
                     conn,
                     t.shipment_confirmations,
                     [
@@ -888,7 +845,7 @@ class ShopStore:
         }
         state = {"lookup": "last_lookup_at", "import": "last_import_at", "fulfillment": "last_fulfillment_at"}
         with self._tx() as conn:
-            _insert_ignore(conn, t.sync_runs, [values])
+            insert_ignore(conn, t.sync_runs, [values])
             conn.execute(
                 update(t.sync_runs)
                 .where(sr.entry == entry.key, sr.step == step, sr.run_id == run_id)
@@ -896,7 +853,7 @@ class ShopStore:
             )
             if step in state:
                 ss = t.sync_state.c
-                _insert_ignore(
+                insert_ignore(
                     conn, t.sync_state, [{"entry": entry.key, "marketplace": entry.marketplace, "country": entry.country}]
                 )
                 changes = {state[step]: values["finished_at"]}
@@ -911,15 +868,6 @@ class ShopStore:
             return conn.execute(
                 select(sr.id).where(sr.entry == entry_key, sr.step == "lookup").limit(1)
             ).first() is not None
-
-    def count(self, table: str, **where: Any) -> int:
-        """Row count of a shop table, optionally filtered by equality (tests and summaries)."""
-        tbl = t.metadata.tables[table]
-        query = select(func.count()).select_from(tbl)
-        for key, value in where.items():
-            query = query.where(tbl.c[key] == value)
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
 
 
 def _restaged_state(state_col):
@@ -973,28 +921,6 @@ def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: dat
     }
 
 
-def _insert_ignore(conn: Connection, table, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert, silently skipping rows that hit a unique key.
-
-    Drivers disagree on rowcount for bulk inserts (psycopg reports 0, MariaDB counts matched
-    duplicates), so callers that need to know what they created tag rows with a batch token.
-    """
-    if not rows:
-        return
-    name = conn.dialect.name
-    if name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    elif name == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    elif name in ("mysql", "mariadb"):
-        pk = table.primary_key.columns.values()[0]
-        # a no-op update (not INSERT IGNORE, which would also swallow truncation errors)
-        stmt = mysql.insert(table).on_duplicate_key_update({pk.name: pk})
-    else:  # pragma: no cover - other dialects are not supported
-        raise NotImplementedError(f"shop database dialect {name!r} is not supported")
-    conn.execute(stmt, list(rows))
-
-
 def _release_reservations(
     conn: Connection,
     marketplace: str,
@@ -1024,7 +950,7 @@ def _release_reservations(
     ).all()
     if not open_rows:
         return 0
-    _insert_ignore(
+    insert_ignore(
         conn,
         t.stock_moves,
         [
