@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
@@ -26,6 +26,7 @@ from ordersync.model import (
     StagedOrder,
     WriteResult,
 )
+from ordersync.shop import claims
 from ordersync.shop import schema as t
 from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
 
@@ -37,6 +38,8 @@ GRID_COLUMNS = (
 
 
 FBA_PLACEHOLDER_SKU = "ORDERSYNC-FBA"
+
+CONFIRMATIONS = claims.ClaimTable(t.shipment_confirmations, done="confirmed", done_at="confirmed_at")
 
 
 class ShopStore(StoreBase):
@@ -605,7 +608,7 @@ class ShopStore(StoreBase):
         marketplace: str,
         country: str,
         shipped_status: str,
-        lease: timedelta = timedelta(minutes=10),
+        lease: timedelta = claims.LEASE,
     ) -> list[ShipmentToSend]:
         """Packages the shop shipped with no confirmation yet, plus attempts left in doubt.
 
@@ -618,8 +621,7 @@ class ShopStore(StoreBase):
         """
         oc, sc, lc = t.orders.c, t.shipment_confirmations.c, t.order_lines.c
         pc, pic = t.shop_packages.c, t.shop_package_items.c
-        stale = utcnow() - lease
-        unconfirmed = or_(sc.id.is_(None), and_(sc.state == "sending", sc.claimed_at < stale))
+        unconfirmed = or_(sc.id.is_(None), claims.in_doubt(t.shipment_confirmations, utcnow(), lease))
         mine = and_(oc.marketplace == marketplace, oc.country == country,
                     oc.fulfillment == Fulfillment.MERCHANT.value)
         packages = (
@@ -662,7 +664,7 @@ class ShopStore(StoreBase):
                 out.append(ShipmentToSend(
                     order_pk=r.id, order_id=r.marketplace_order_id, package_ref=r.package_ref, carrier=r.carrier,
                     tracking_number=r.tracking_number, shipped_at=r.shipped_at,
-                    lines=tuple(items.get(r.package_id, ())), in_doubt=r.state == "sending",
+                    lines=tuple(items.get(r.package_id, ())), in_doubt=r.state == claims.SENDING,
                     claimed_by=r.claimed_by, shipping_method=r.shipping_method,
                 ))
             rows = conn.execute(single).all()
@@ -683,7 +685,7 @@ class ShopStore(StoreBase):
                 tracking_number=r.tracking_number,
                 shipped_at=r.shipped_at,
                 lines=tuple(lines.get(r.id, ())),
-                in_doubt=r.state == "sending",
+                in_doubt=r.state == claims.SENDING,
                 claimed_by=r.claimed_by,
             )
             for r in rows
@@ -737,63 +739,23 @@ class ShopStore(StoreBase):
         """Take the right to send this confirmation; ``None`` if another run holds it.
 
         New packages are claimed by inserting their row (the unique key lets one run win); a
-        package in doubt is re-claimed by compare-and-set on its claim token.
+        package in doubt is re-claimed by compare-and-set on the claim token it was listed with.
         """
-        token = new_token()
-        sc = t.shipment_confirmations.c
-        now = utcnow()
-        with self._tx() as conn:
-            if item.claimed_by is None:
-                insert_ignore(
-                    conn,
-                    t.shipment_confirmations,
-                    [
-                        {
-                            "order_id": item.order_pk,
-                            "package_ref": item.package_ref,
-                            "carrier_code": carrier_code,
-                            "carrier_name": carrier_name,
-                            "tracking_number": item.tracking_number,
-                            "state": "sending",
-                            "claimed_by": token,
-                            "attempts": 1,
-                            "claimed_at": now,
-                        }
-                    ],
-                )
-            else:
-                conn.execute(
-                    update(t.shipment_confirmations)
-                    .where(
-                        sc.order_id == item.order_pk,
-                        sc.package_ref == item.package_ref,
-                        sc.claimed_by == item.claimed_by,
-                        sc.state == "sending",
-                    )
-                    .values(claimed_by=token, claimed_at=now, attempts=sc.attempts + 1)
-                )
-            owner = conn.execute(
-                select(sc.claimed_by).where(sc.order_id == item.order_pk, sc.package_ref == item.package_ref)
-            ).scalar()
-        return token if owner == token else None
+        claim = claims.claim(
+            self.engine,
+            CONFIRMATIONS,
+            _key(item),
+            {"carrier_code": carrier_code, "carrier_name": carrier_name, "tracking_number": item.tracking_number},
+            stale=item.claimed_by,
+        )
+        return claim.token if claim else None
 
     def finish_shipment(self, item: ShipmentToSend, token: str, state: str, message: str | None = None) -> None:
         """Record the outcome of a claimed confirmation: ``confirmed``, ``rejected`` or ``sending``.
 
         ``sending`` with an old claim time hands an unknown outcome to the next run to verify.
         """
-        sc = t.shipment_confirmations.c
-        values: dict[str, Any] = {"state": state, "message": message}
-        if state == "confirmed":
-            values["confirmed_at"] = utcnow()
-        if state == "sending":
-            values["claimed_at"] = datetime(2000, 1, 1, tzinfo=timezone.utc)
-        with self._tx() as conn:
-            conn.execute(
-                update(t.shipment_confirmations)
-                .where(sc.order_id == item.order_pk, sc.package_ref == item.package_ref, sc.claimed_by == token)
-                .values(**values)
-            )
+        claims.finish(self.engine, CONFIRMATIONS, _key(item), token, state, message)
 
     def reset_rejected_shipments(self, marketplace: str, country: str, order_ids: Iterable[str]) -> int:
         """Forget refused confirmations of these orders so the next fulfillment sends them again.
@@ -868,6 +830,10 @@ class ShopStore(StoreBase):
             return conn.execute(
                 select(sr.id).where(sr.entry == entry_key, sr.step == "lookup").limit(1)
             ).first() is not None
+
+
+def _key(item: ShipmentToSend) -> dict[str, Any]:
+    return {"order_id": item.order_pk, "package_ref": item.package_ref}
 
 
 def _restaged_state(state_col):
