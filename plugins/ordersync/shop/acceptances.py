@@ -17,10 +17,19 @@ from sqlalchemy import select, update
 from ordersync.model import InboxRow
 from ordersync.shop import claims
 from ordersync.shop import schema as t
-from ordersync.shop.claims import Claim  # noqa: F401 - steps reads claim.token / in_doubt
+from ordersync.shop.claims import Claim
+
+# Lengow's shipment acknowledgements are shipment confirmations: they live in shipments.py and are
+# re-exported here, where steps.check_acknowledgements calls them
+from ordersync.shop.shipments import ACKNOWLEDGED, settle_shipments, unacknowledged_shipments
 
 if TYPE_CHECKING:
     from ordersync.shop.store import ShopStore
+
+__all__ = [
+    "ACKNOWLEDGED", "ANSWERS", "Claim", "answers", "claim", "finish", "forget_rejected", "mark_rejected",
+    "settle_shipments", "unacknowledged_shipments", "waiting_rows",
+]
 
 ANSWERS = claims.ClaimTable(t.acceptances, done="sent", done_at="answered_at")
 
@@ -101,43 +110,3 @@ def forget_rejected(store: ShopStore, marketplace: str, country: str, order_id: 
                 ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "rejected"
             )
         ).rowcount
-
-
-# -- Lengow: shipment actions the marketplace acknowledges later --------------------------------
-
-ACKNOWLEDGED = "acknowledged by the marketplace"
-
-
-def unacknowledged_shipments(store: ShopStore, marketplace: str, country: str) -> dict[str, int]:
-    """Confirmed packages whose action the marketplace has not acknowledged yet: order id -> shop pk.
-
-    A Lengow ship action is ``confirmed`` once Lengow queued it; its ``message`` stays empty until
-    the marketplace acknowledges it (then :data:`ACKNOWLEDGED`), or it turns ``rejected``.
-    """
-    oc, sc = t.orders.c, t.shipment_confirmations.c
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(oc.marketplace_order_id, oc.id)
-            .select_from(t.shipment_confirmations.join(t.orders, oc.id == sc.order_id))
-            .where(oc.marketplace == marketplace, oc.country == country, sc.state == "confirmed", sc.message.is_(None))
-        ).all()
-    return {r.marketplace_order_id: r.id for r in rows}
-
-
-def settle_shipments(store: ShopStore, acknowledged: list[int], refused: dict[int, str]) -> None:
-    """Mark acknowledged packages, and packages the marketplace never acknowledged as rejected
-    (``v_not_shipped`` shows them with Lengow's message; ``resend_fulfillment`` sends them again)."""
-    sc = t.shipment_confirmations.c
-    with store.engine.begin() as conn:
-        if acknowledged:
-            conn.execute(
-                update(t.shipment_confirmations)
-                .where(sc.order_id.in_(sorted(acknowledged)), sc.state == "confirmed", sc.message.is_(None))
-                .values(message=ACKNOWLEDGED)
-            )
-        for pk, message in sorted(refused.items()):
-            conn.execute(
-                update(t.shipment_confirmations)
-                .where(sc.order_id == pk, sc.state == "confirmed", sc.message.is_(None))
-                .values(state="rejected", message=message[:2000], confirmed_at=None)
-            )
