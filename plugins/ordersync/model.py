@@ -1,7 +1,9 @@
 """Channel-neutral order model.
 
 Every channel adapter turns its API's payloads into these objects and the import rules and the
-shop store only ever see these, so adding a marketplace never touches the store.
+shop store only ever see these, so adding a marketplace never touches the store. The values the
+rules hand to the store (import and reservation plans) and the store hands back (inbox rows, write
+results, shipments to send) live here too, so the pure rules never import the store.
 """
 
 from __future__ import annotations
@@ -130,3 +132,78 @@ class StagedOrder:
     # order grid columns (store_name, buyer_name, purchase_date, latest_ship_date, total,
     # currency, is_prime, items_shipped, items_unshipped): whatever the channel can tell cheaply
     grid: dict[str, Any] = field(default_factory=dict)
+
+
+# -- what the rules decide and the shop store reads and writes ---------------------------------
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """A staged order as import (or accept) reads it back from the inbox."""
+
+    order_id: str
+    status: str
+    payload: dict[str, Any]
+    state: str = "new"
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """An order the rules accepted, with the shop product of each line (same order as lines)."""
+
+    order: MarketplaceOrder
+    customer_key: str
+    customer_email: str | None
+    product_ids: tuple[int | None, ...]
+    moves_stock: bool
+    status: str  # shop status to give the new order
+    payment_status: str | None = None
+    carrier: str | None = None  # shop carrier from the entry's import carrier map
+    line_names: tuple[str, ...] = ()  # defaults to the marketplace titles
+    flags: tuple[str, ...] = ()  # e.g. stock_short, product_inactive
+    tax_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReservationPlan:
+    """A pending order's lines to reserve: (order line, product id, product stock now)."""
+
+    order: MarketplaceOrder
+    lines: tuple[tuple[OrderLine, int, int], ...]
+
+
+@dataclass
+class StageCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class WriteResult:
+    imported: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    stock_moves: int = 0  # sale moves created
+    converted: int = 0  # reservations that became the order's sale
+
+
+@dataclass
+class CancelResult:
+    cancelled: list[str] = field(default_factory=list)
+    stock_moves: int = 0  # restoring moves created
+
+
+@dataclass(frozen=True)
+class ShipmentToSend:
+    """A package to confirm to the marketplace, as the shop store lists it for fulfillment."""
+
+    order_pk: int
+    order_id: str
+    package_ref: str
+    carrier: str | None
+    tracking_number: str
+    shipped_at: datetime | None
+    lines: tuple[tuple[str, int], ...]
+    in_doubt: bool  # an earlier attempt may have reached the marketplace
+    claimed_by: str | None = None  # the stale claim seen, for compare-and-set
+    shipping_method: str | None = None

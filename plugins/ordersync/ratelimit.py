@@ -57,7 +57,7 @@ class DatabaseBuckets:
         from sqlalchemy import select, update
 
         from ordersync.shop import schema as t
-        from ordersync.shop.store import _insert_ignore
+        from ordersync.shop.db import insert_ignore
 
         rb = t.rate_limit_buckets.c
         for _ in range(200):  # compare-and-set: another process may win; re-read and retry
@@ -66,7 +66,7 @@ class DatabaseBuckets:
                     select(rb.tokens, rb.refilled_at_us, rb.version).where(rb.bucket == bucket)
                 ).first()
                 if row is None:
-                    _insert_ignore(conn, t.rate_limit_buckets, [
+                    insert_ignore(conn, t.rate_limit_buckets, [
                         {"bucket": bucket, "tokens": Decimal(burst), "refilled_at_us": int(now * 1e6), "version": 0}
                     ])
                     continue

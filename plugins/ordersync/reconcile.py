@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import delete, text
 
 from ordersync.shop import schema as t
-from ordersync.shop.store import ShopStore, _insert_ignore, utcnow
+from ordersync.shop.db import insert_ignore, utcnow
+from ordersync.shop.store import ShopStore
 from ordersync.sql import load_sql
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def save(store: ShopStore, report: Report) -> int:
     with store.engine.begin() as conn:
         for entry in sorted({r["entry"] for r in rows}):
             conn.execute(delete(t.reconciliation).where(rc.entry == entry, rc.day.in_([r["day"] for r in rows if r["entry"] == entry])))
-        _insert_ignore(conn, t.reconciliation, rows)
+        insert_ignore(conn, t.reconciliation, rows)
     return len(rows)
 
 

@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ordersync.model import MarketplaceOrder, OrderStatus, Rejection
-from ordersync.shop.store import ImportPlan, ReservationPlan
+from ordersync.model import ImportPlan, MarketplaceOrder, OrderStatus, Rejection, ReservationPlan
 
 IMPORTABLE = frozenset({OrderStatus.UNSHIPPED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED})
 FAKE_TAX_ID = "00000"

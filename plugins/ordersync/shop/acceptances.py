@@ -1,30 +1,37 @@
 """Acceptance answers of accept-first channels (Cdiscount, Lengow) in the shop database.
 
-Kept apart from :mod:`ordersync.shop.store` so Amazon work on the store merges without conflict.
-An answer is claimed before it is sent (insert-or-ignore on the order's unique key, like shipment
-confirmations): one run wins, and an attempt whose outcome is unknown is checked on the
-marketplace before anything is sent again.
+An answer is claimed before it is sent through :mod:`ordersync.shop.claims` on ``acceptances``
+(unique per order), like shipment confirmations: one run wins, and an attempt whose outcome is
+unknown is checked on the marketplace before anything is sent again.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 
+from ordersync.model import InboxRow
+from ordersync.shop import claims
 from ordersync.shop import schema as t
-from ordersync.shop.store import InboxRow, ShopStore, _insert_ignore, utcnow
+from ordersync.shop.claims import Claim
 
+# Lengow's shipment acknowledgements are shipment confirmations: they live in shipments.py and are
+# re-exported here, where steps.check_acknowledgements calls them
+from ordersync.shop.shipments import ACKNOWLEDGED, settle_shipments, unacknowledged_shipments
 
-@dataclass(frozen=True)
-class Claim:
-    token: str
-    in_doubt: bool  # an earlier attempt may have reached the marketplace
+if TYPE_CHECKING:
+    from ordersync.shop.store import ShopStore
+
+__all__ = [
+    "ACKNOWLEDGED", "ANSWERS", "Claim", "answers", "claim", "finish", "forget_rejected", "mark_rejected",
+    "settle_shipments", "unacknowledged_shipments", "waiting_rows",
+]
+
+ANSWERS = claims.ClaimTable(t.acceptances, done="sent", done_at="answered_at")
 
 
 def waiting_rows(
@@ -63,43 +70,15 @@ def claim(
     order_id: str,
     decision: str,
     reason: str | None,
-    lease: timedelta = timedelta(minutes=10),
+    lease: timedelta = claims.LEASE,
 ) -> Claim | None:
-    """Take the right to send this order's answer; ``None`` when it was answered or another run holds it."""
-    token = str(uuid.uuid4())
-    ac = t.acceptances.c
-    now = utcnow()
-    where = and_(ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id)
-    with store.engine.begin() as conn:
-        _insert_ignore(
-            conn,
-            t.acceptances,
-            [
-                {
-                    "marketplace": marketplace,
-                    "country": country,
-                    "marketplace_order_id": order_id,
-                    "decision": decision,
-                    "reason": (reason or "")[:255] or None,
-                    "state": "sending",
-                    "claimed_by": token,
-                    "attempts": 1,
-                    "claimed_at": now,
-                }
-            ],
-        )
-        row = conn.execute(select(ac.claimed_by, ac.state, ac.claimed_at).where(where)).one()
-        if row.claimed_by == token:
-            return Claim(token, in_doubt=False)
-        if row.state != "sending" or row.claimed_at >= now - lease:
-            return None  # answered already, or another run is sending it right now
-        # a stale attempt: take it over by compare-and-set on the old token, then verify first
-        taken = conn.execute(
-            update(t.acceptances)
-            .where(where, ac.claimed_by == row.claimed_by, ac.state == "sending")
-            .values(claimed_by=token, claimed_at=now, attempts=ac.attempts + 1)
-        ).rowcount
-    return Claim(token, in_doubt=True) if taken == 1 else None
+    """Take the right to send this order's answer; ``None`` when it was answered or another run holds it.
+
+    An attempt left in doubt longer than ``lease`` is taken over (``in_doubt``: verify first).
+    """
+    key = {"marketplace": marketplace, "country": country, "marketplace_order_id": order_id}
+    values = {"decision": decision, "reason": (reason or "")[:255] or None}
+    return claims.claim(store.engine, ANSWERS, key, values, lease=lease)
 
 
 def finish(
@@ -107,23 +86,8 @@ def finish(
 ) -> None:
     """Record the outcome: ``sent``, ``rejected`` (with the marketplace's message) or ``sending``
     (unknown outcome: the claim is aged so the next run verifies on the marketplace)."""
-    ac = t.acceptances.c
-    values: dict[str, Any] = {"state": state, "message": message}
-    if state == "sent":
-        values["answered_at"] = utcnow()
-    if state == "sending":
-        values["claimed_at"] = datetime(2000, 1, 1, tzinfo=timezone.utc)
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(t.acceptances)
-            .where(
-                ac.marketplace == marketplace,
-                ac.country == country,
-                ac.marketplace_order_id == order_id,
-                ac.claimed_by == token,
-            )
-            .values(**values)
-        )
+    key = {"marketplace": marketplace, "country": country, "marketplace_order_id": order_id}
+    claims.finish(store.engine, ANSWERS, key, token, state, message)
 
 
 def mark_rejected(store: ShopStore, marketplace: str, country: str, order_id: str, message: str) -> int:
@@ -146,43 +110,3 @@ def forget_rejected(store: ShopStore, marketplace: str, country: str, order_id: 
                 ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "rejected"
             )
         ).rowcount
-
-
-# -- Lengow: shipment actions the marketplace acknowledges later --------------------------------
-
-ACKNOWLEDGED = "acknowledged by the marketplace"
-
-
-def unacknowledged_shipments(store: ShopStore, marketplace: str, country: str) -> dict[str, int]:
-    """Confirmed packages whose action the marketplace has not acknowledged yet: order id -> shop pk.
-
-    A Lengow ship action is ``confirmed`` once Lengow queued it; its ``message`` stays empty until
-    the marketplace acknowledges it (then :data:`ACKNOWLEDGED`), or it turns ``rejected``.
-    """
-    oc, sc = t.orders.c, t.shipment_confirmations.c
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(oc.marketplace_order_id, oc.id)
-            .select_from(t.shipment_confirmations.join(t.orders, oc.id == sc.order_id))
-            .where(oc.marketplace == marketplace, oc.country == country, sc.state == "confirmed", sc.message.is_(None))
-        ).all()
-    return {r.marketplace_order_id: r.id for r in rows}
-
-
-def settle_shipments(store: ShopStore, acknowledged: list[int], refused: dict[int, str]) -> None:
-    """Mark acknowledged packages, and packages the marketplace never acknowledged as rejected
-    (``v_not_shipped`` shows them with Lengow's message; ``resend_fulfillment`` sends them again)."""
-    sc = t.shipment_confirmations.c
-    with store.engine.begin() as conn:
-        if acknowledged:
-            conn.execute(
-                update(t.shipment_confirmations)
-                .where(sc.order_id.in_(sorted(acknowledged)), sc.state == "confirmed", sc.message.is_(None))
-                .values(message=ACKNOWLEDGED)
-            )
-        for pk, message in sorted(refused.items()):
-            conn.execute(
-                update(t.shipment_confirmations)
-                .where(sc.order_id == pk, sc.state == "confirmed", sc.message.is_(None))
-                .values(state="rejected", message=message[:2000], confirmed_at=None)
-            )
