@@ -358,17 +358,17 @@ def fulfill(
 
 
 def check_acknowledgements(channel: AcceptFirstChannel, store: ShopStore, entry: Entry) -> dict[str, int]:
-    """Lengow: settle ship actions sent earlier. The marketplace acknowledges them after a delay;
+    """Settle shipments sent earlier (Lengow forwards them; Octopia takes them at once). The marketplace acknowledges them after a delay;
     one it never acknowledged becomes ``rejected`` (shown in ``v_not_shipped``) so the merchant
     sees the order as not shipped and can resend it."""
-    from ordersync.shop import acceptances
+    from ordersync.shop import shipments
 
     counts = {"acknowledged": 0, "not_acknowledged": 0}
-    pending = acceptances.unacknowledged_shipments(store, entry.marketplace, entry.country)
+    pending = shipments.unacknowledged_shipments(store, entry.marketplace, entry.country)
     if not pending:
         return counts
     done, failed = channel.acknowledgements(sorted(pending))
-    acceptances.settle_shipments(store, [pending[i] for i in done], {pending[i]: m for i, m in failed.items()})
+    shipments.settle_shipments(store, [pending[i] for i in done], {pending[i]: m for i, m in failed.items()})
     for order_id, message in sorted(failed.items()):
         log.warning("%s: shipment of %s not acknowledged by the marketplace: %s", entry.key, order_id, message)
     counts["acknowledged"], counts["not_acknowledged"] = len(done), len(failed)

@@ -19,16 +19,12 @@ from ordersync.shop import claims
 from ordersync.shop import schema as t
 from ordersync.shop.claims import Claim
 
-# Lengow's shipment acknowledgements are shipment confirmations: they live in shipments.py and are
-# re-exported here, where steps.check_acknowledgements calls them
-from ordersync.shop.shipments import ACKNOWLEDGED, settle_shipments, unacknowledged_shipments
-
 if TYPE_CHECKING:
     from ordersync.shop.store import ShopStore
 
 __all__ = [
-    "ACKNOWLEDGED", "ANSWERS", "Claim", "answers", "claim", "finish", "forget_rejected", "mark_rejected",
-    "settle_shipments", "unacknowledged_shipments", "waiting_rows",
+    "ANSWERS", "Claim", "answers", "claim", "finish", "forget_rejected", "mark_rejected",
+    "waiting_rows",
 ]
 
 ANSWERS = claims.ClaimTable(t.acceptances, done="sent", done_at="answered_at")
