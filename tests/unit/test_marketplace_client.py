@@ -172,3 +172,18 @@ def test_missing_fields_are_named_together():
             OctopiaHook("oct_empty").call("GET", "/orders")
     finally:
         os.environ.pop("AIRFLOW_CONN_OCT_EMPTY")
+
+
+def test_test_connection_buttons_say_what_failed_without_secrets(requests_mock):
+    requests_mock.post(f"{BASE}/lwa", json={"access_token": "amzn-access", "expires_in": 3600})
+    searches = requests_mock.get(f"{BASE}/orders/2026-01-01/orders", json={"orders": []})
+    ok, message = AmazonSpApiHook("amz").test_connection()
+    assert ok and "token and a one-page read" in message
+    assert searches.last_request.qs["maxresultsperpage"] == ["1"]
+    requests_mock.post(f"{BASE}/token", status_code=401, json={"error": "invalid_client", "error_description": "oct-secret-value?"})
+    ok, message = OctopiaHook("oct").test_connection()
+    assert not ok and "MarketplaceAuthError" in message and "oct-secret-value" not in message
+    requests_mock.post(f"{BASE}/access/get_token", json={"account_id": 1, "token": LENGOW_TOKEN})
+    requests_mock.get(f"{BASE}/v3.0/orders", status_code=503)
+    ok, message = LengowHook("lg", max_retries=0).test_connection()
+    assert not ok and "503" in message

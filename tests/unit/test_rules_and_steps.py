@@ -112,3 +112,20 @@ def test_shop_connection_urls(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_CONN_SHOP_HTTP", json.dumps({"conn_type": "http", "host": "x"}))
     with pytest.raises(MissingConnection, match="not a shop database"):
         ShopDatabaseHook("shop_http").get_url()
+
+
+def test_shop_test_connection_reports_the_schema(monkeypatch, tmp_path):
+    from ordersync.shop.store import ShopStore
+
+    path = tmp_path / "shop.db"
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_TEST", json.dumps({"conn_type": "ordersync_shop", "host": str(path),
+                                                              "extra": {"dialect": "sqlite"}}))
+    ok, message = ShopDatabaseHook("shop_test").test_connection()
+    assert ok and "no ordersync schema yet" in message
+    ShopStore.from_url(f"sqlite:///{path}").migrate()
+    ok, message = ShopDatabaseHook("shop_test").test_connection()
+    assert ok and "schema at revision" in message
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_BAD", json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "port": 1,
+                                                             "login": "u", "password": "hunter22", "schema": "x"}))
+    ok, message = ShopDatabaseHook("shop_bad").test_connection()
+    assert not ok and "hunter22" not in message

@@ -100,6 +100,18 @@ class AmazonSpApiHook(MarketplaceHook):
     def access_token(self, *, refresh: bool = False) -> str:
         return self.token(refresh=refresh).value
 
+    def probe(self) -> requests.Response:
+        """One one-order ``searchOrders`` page in a marketplace of the connection's region."""
+        from datetime import datetime, timedelta, timezone
+
+        from ordersync.marketplaces import AMAZON_MARKETPLACES
+
+        region = (self.connection.extra_dejson.get("region") or self.region or "EU").upper()
+        marketplace = next(m for m in AMAZON_MARKETPLACES.values() if m.region == region)
+        since = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = {"marketplaceIds": marketplace.marketplace_id, "lastUpdatedAfter": since, "maxResultsPerPage": 1}
+        return self.call("GET", "/orders/2026-01-01/orders", params=params, operation="searchOrders")
+
     # -- usage plans -----------------------------------------------------------------------
 
     @property

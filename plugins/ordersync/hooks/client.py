@@ -407,6 +407,19 @@ class MarketplaceHook(HttpHook):
             text = text.replace(secret, "***")
         return text
 
+    def probe(self) -> requests.Response:
+        """The cheapest read that proves the credentials work (one order, one page)."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The Connections page's Test button: a token, then one small read."""
+        try:
+            self.token(refresh=True)
+            self.probe()
+        except Exception as exc:  # noqa: BLE001 - the button shows what went wrong, secrets masked
+            return False, self.mask(f"{type(exc).__name__}: {exc}")
+        return True, f"{self.api_name}: token and a one-page read succeeded"
+
     def backoff_wait(self, attempt: int) -> None:
         """Wait the ``attempt``-th backoff (for callers that loop themselves)."""
         self.sleep(min(self.backoff * 2**attempt, self.max_backoff))

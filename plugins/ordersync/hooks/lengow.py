@@ -55,6 +55,9 @@ class LengowHook(MarketplaceHook):
     def account_id(self) -> int:
         return self.token().context["account_id"]
 
+    def probe(self) -> requests.Response:
+        return self.call("GET", "/v3.0/orders", params={"account_id": self.account_id(), "page_size": 1})
+
     def secrets(self) -> tuple[str, ...]:
         # the access token (login) is a credential too
         login = self.connection.login

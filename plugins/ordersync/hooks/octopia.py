@@ -51,5 +51,8 @@ class OctopiaHook(MarketplaceHook):
     def auth_headers(self, token: Token) -> dict[str, str]:
         return {"Authorization": f"Bearer {token.value}", "SellerId": token.context["seller_id"]}
 
+    def probe(self) -> requests.Response:
+        return self.call("GET", "/orders", params={"pageSize": 1})
+
     def credentials_hint(self, code: str = "") -> str:
         return "check login (client id), password (client secret) and extra.seller_id"
