@@ -1,7 +1,8 @@
 """ordersync Airflow DAGs: one per enabled entry of include/marketplaces.yaml (see ordersync.factory).
 
-Kept thin: parsing this file reads the YAML and builds DAG objects, nothing else. A config error
-fails the import with a message naming the file, the entry and the key. (Airflow's safe mode only
+Kept thin: parsing this file reads the YAML and builds DAG objects, nothing else. A bad entry loses
+its own DAG only; ordersync_config_check.py shows it as an import error naming the file, the entry
+and the key (ORDERSYNC_STRICT_CONFIG=1: the whole file fails instead). (Airflow's safe mode only
 parses files that mention both "airflow" and "dag", as this docstring does.)
 """
 

@@ -24,6 +24,9 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "ORDERSYNC_CONFIG": str(REPO / "include" / "marketplaces.yaml"),
+        # CI's all-or-nothing config: a test's bad entry fails loudly (tests of the lenient
+        # default unset it)
+        "ORDERSYNC_STRICT_CONFIG": "1",
     }
 )
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)  # it silently changes timetables

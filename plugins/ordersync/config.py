@@ -203,26 +203,9 @@ class Config(BaseModel):
 
     entries: tuple[Entry, ...]
     path: str = ""
-
-    @model_validator(mode="after")
-    def _unique(self) -> Config:
-        seen: set[str] = set()
-        lengow: dict[tuple[str, str], str] = {}
-        for entry in self.entries:
-            if entry.key in seen:
-                raise ValueError(f"two entries have the id {entry.key!r}: add a distinct 'name'")
-            seen.add(entry.key)
-            if entry.marketplace == "lengow":
-                # the shop tables key orders by (marketplace, country): two Lengow marketplaces of
-                # one country in one shop database would read each other's orders
-                where = (entry.shop_conn_id, entry.country)
-                if where in lengow:
-                    raise ValueError(
-                        f"lengow entries {lengow[where]!r} and {entry.key!r} share country {entry.country} and "
-                        f"shop database {entry.shop_conn_id!r}: only one Lengow marketplace per country and shop"
-                    )
-                lengow[where] = entry.key
-        return self
+    # entries set aside for an error (file, entry and key named): their DAGs are not built, the
+    # others run; dags/ordersync_config_check.py shows them as an import error in the UI
+    rejected: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> list[Entry]:
@@ -234,13 +217,29 @@ class Config(BaseModel):
                 return e
         raise ConfigError(f"{self.path}: no entry {key!r}")
 
+    def raise_rejected(self) -> None:
+        """Fail naming every entry set aside (the config check DAG file calls this)."""
+        if self.rejected:
+            raise ConfigError("\n".join(self.rejected))
+
 
 def config_path() -> Path:
     return Path(os.environ.get("ORDERSYNC_CONFIG", DEFAULT_CONFIG))
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate the YAML file; raise :class:`ConfigError` naming file, entry and key."""
+def strict_config() -> bool:
+    """``ORDERSYNC_STRICT_CONFIG=1``: one bad entry fails the whole file (CI), not only its DAG."""
+    return os.environ.get("ORDERSYNC_STRICT_CONFIG", "").strip().lower() in ("1", "true", "yes")
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, strict: bool | None = None) -> Config:
+    """Read and validate the YAML file; errors name the file, the entry and the key.
+
+    A bad entry is set aside (``Config.rejected``) and the others load, so one typo never stops
+    every DAG; with ``strict`` (default :func:`strict_config`) it raises :class:`ConfigError`.
+    A file that cannot be read at all always raises.
+    """
+    strict = strict_config() if strict is None else strict
     path = Path(path) if path is not None else config_path()
     try:
         # libyaml's loader when PyYAML has it: the pure-Python one is most of a 200-entry parse
@@ -259,20 +258,46 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if not isinstance(defaults, dict) or not isinstance(entries, list):
         raise ConfigError(f"{path}: 'defaults' must be a mapping and 'entries' a list")
 
-    parsed = []
+    parsed: list[Entry] = []
+    rejected: list[str] = []
+    keys: set[str] = set()
+    lengow: dict[tuple[str, str], str] = {}
     for index, item in enumerate(entries):
-        if not isinstance(item, dict):
-            raise ConfigError(f"{path}: entry #{index + 1} must be a mapping")
-        merged: dict[str, Any] = {**defaults, **item}
-        label = _label(item, index)
-        try:
-            parsed.append(Entry(**merged))
-        except ValidationError as exc:
-            raise ConfigError(_explain(path, label, exc, set(item))) from None
+        problem, entry = _read_entry(path, index, item, defaults, keys, lengow)
+        if entry is not None:
+            parsed.append(entry)
+        elif strict:
+            raise ConfigError(problem)
+        else:
+            rejected.append(problem)
+    return Config(entries=tuple(parsed), path=str(path), rejected=tuple(rejected))
+
+
+def _read_entry(
+    path: Path, index: int, item: Any, defaults: dict[str, Any], keys: set[str], lengow: dict[tuple[str, str], str]
+) -> tuple[str | None, Entry | None]:
+    """(None, the entry) or (what is wrong with it, None); ``keys`` and ``lengow`` remember the
+    entries read before."""
+    if not isinstance(item, dict):
+        return f"{path}: entry #{index + 1} must be a mapping", None
+    label = _label(item, index)
     try:
-        return Config(entries=tuple(parsed), path=str(path))
+        entry = Entry(**{**defaults, **item})
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {exc.errors()[0]['msg']}") from None
+        return _explain(path, label, exc, set(item)), None
+    if entry.key in keys:
+        return f"{path}: {label}: two entries have the id {entry.key!r}: add a distinct 'name'", None
+    if entry.marketplace == "lengow":
+        # the shop tables key orders by (marketplace, country): two Lengow marketplaces of one
+        # country in one shop database would read each other's orders
+        where = (entry.shop_conn_id, entry.country)
+        if where in lengow:
+            return (f"{path}: {label}: lengow entries {lengow[where]!r} and {entry.key!r} share country "
+                    f"{entry.country} and shop database {entry.shop_conn_id!r}: only one Lengow marketplace "
+                    "per country and shop"), None
+        lengow[where] = entry.key
+    keys.add(entry.key)
+    return None, entry
 
 
 def _label(item: dict[str, Any], index: int) -> str:

@@ -89,15 +89,27 @@ def test_dag_file_does_no_heavy_work_at_parse_time():
     assert out.stdout.strip().splitlines()[-1:] in ([""], []), out.stdout
 
 
-def test_config_error_fails_dag_import_naming_file_entry_and_key(airflow_db, tmp_path, monkeypatch):
+def test_a_bad_entry_loses_its_dag_only_and_shows_as_an_import_error(airflow_db, tmp_path, monkeypatch):
     bad = tmp_path / "marketplaces.yaml"
-    bad.write_text("entries:\n  - marketplace: amazon\n    country: IT\n    conn_id: x\n    schedul: '@daily'\n")
+    bad.write_text(
+        "entries:\n"
+        "  - {marketplace: amazon, country: IT, conn_id: x, schedul: '@daily'}\n"
+        "  - {marketplace: amazon, country: FR, conn_id: x}\n"
+    )
     monkeypatch.setenv("ORDERSYNC_CONFIG", str(bad))
+    monkeypatch.delenv("ORDERSYNC_STRICT_CONFIG")  # the default: lenient
     from airflow.dag_processing.dagbag import DagBag
 
-    errors = DagBag(str(REPO / "dags")).import_errors
-    [message] = errors.values()
+    bag = DagBag(str(REPO / "dags"))
+    [(file, message)] = bag.import_errors.items()
+    assert file.endswith("ordersync_config_check.py")
     assert str(bad) in message and "entry #1 (amazon_it)" in message and "'schedul'" in message
+    assert "ordersync_amazon_fr" in bag.dag_ids and "ordersync_amazon_it" not in bag.dag_ids
+    # CI's strict mode: the whole file fails
+    monkeypatch.setenv("ORDERSYNC_STRICT_CONFIG", "1")
+    strict = DagBag(str(REPO / "dags"))
+    assert any(f.endswith("ordersync_dags.py") for f in strict.import_errors)
+    assert "ordersync_amazon_fr" not in strict.dag_ids
 
 
 def test_marketplace_tasks_share_one_pool_per_seller_and_region(dagbag):

@@ -64,7 +64,7 @@ def test_two_lengow_marketplaces_of_one_country_and_shop_are_refused(tmp_path):
         "  - {marketplace: lengow, country: FR, conn_id: l, lengow_marketplace: cdiscount}\n"
     )
     with pytest.raises(ConfigError, match="one Lengow marketplace per country"):
-        load_config(write(tmp_path, text))
+        load_config(write(tmp_path, text), strict=True)
 
 
 def _order(*lines):

@@ -59,7 +59,7 @@ entries:
 def test_bad_values_name_file_entry_and_key(tmp_path, body, expected):
     path = write(tmp_path, "entries:\n" + body + "\n")
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        load_config(path, strict=True)
     message = str(err.value)
     assert str(path) in message
     for part in expected:
@@ -96,3 +96,22 @@ def test_retries_and_retry_delay(tmp_path):
     it, fr = config.entries
     assert (it.retries, it.retry_delay) == (2, timedelta(minutes=2))
     assert (fr.retries, fr.retry_delay) == (0, timedelta(seconds=30))
+
+
+def test_a_bad_entry_is_set_aside_and_the_others_load(tmp_path, monkeypatch):
+    path = write(tmp_path, (
+        "entries:\n"
+        "  - {marketplace: amazon, country: IT, conn_id: c, schedul: x}\n"
+        "  - {marketplace: amazon, country: FR, conn_id: c}\n"
+        "  - {marketplace: amazon, country: FR, conn_id: d}\n"
+    ))
+    config = load_config(path, strict=False)
+    assert [e.key for e in config.entries] == ["amazon_fr"]
+    assert len(config.rejected) == 2
+    assert "entry #1 (amazon_it)" in config.rejected[0] and "'schedul'" in config.rejected[0]
+    assert "entry #3 (amazon_fr)" in config.rejected[1] and "distinct 'name'" in config.rejected[1]
+    with pytest.raises(ConfigError, match="schedul"):
+        config.raise_rejected()
+    monkeypatch.setenv("ORDERSYNC_STRICT_CONFIG", "1")  # CI: all or nothing
+    with pytest.raises(ConfigError, match="entry #1"):
+        load_config(path)
