@@ -232,7 +232,6 @@ class ManualActionOperator(OrderSyncOperator):
 
     def run_step(self, entry, store, context):
         from ordersync import steps
-        from ordersync.shop.store import utcnow
 
         params = context.get("params") or {}
         counts = steps.manual_action(

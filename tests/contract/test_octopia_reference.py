@@ -289,8 +289,9 @@ def test_the_channel_parses_every_sandbox_order_or_says_why():
             try:
                 parsed = channel.parse(render(order))
             except InvalidOrder as exc:
-                assert str(exc)
+                reason = str(exc)
                 seen["invalid"] += 1
+                assert reason, "an InvalidOrder names its field"  # noqa: PT017 - every message checked, not one
                 continue
             assert isinstance(parsed, MarketplaceOrder) and parsed.order_id == order["id"]
             seen["parsed"] += 1
@@ -353,7 +354,7 @@ def test_listing_answers_items_and_a_next_link_without_any_total(octopia):
     assert "Link" not in last.headers and 0 < len(last.json()["items"]) <= 10
 
 
-@pytest.mark.parametrize("params, field", [({"pageSize": 101}, "pageSize"), ({"pageIndex": 0}, "pageIndex"),
+@pytest.mark.parametrize(("params", "field"), [({"pageSize": 101}, "pageSize"), ({"pageIndex": 0}, "pageIndex"),
                                            ({"sort": "updatedAt"}, "sort"), ({"updatedAtMin": "yesterday"}, "updatedAtMin")])
 def test_listing_errors_are_problem_documents(octopia, params, field):
     hook, _ = octopia

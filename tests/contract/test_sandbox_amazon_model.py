@@ -184,7 +184,7 @@ def test_get_order_matches_the_model(api, sandbox, orders_model):
         orders_model.check("GetOrderResponse", response.json())
 
 
-@pytest.mark.parametrize("path, params, authorised, status", [
+@pytest.mark.parametrize(("path", "params", "authorised", "status"), [
     (SEARCH, {"createdAfter": "not-a-date"}, True, 400),
     (SEARCH, {"createdAfter": "2025-01-01T00:00:00Z", "lastUpdatedAfter": "2025-01-01T00:00:00Z"}, True, 400),
     (SEARCH, {"createdAfter": "2025-01-01T00:00:00Z", "maxResultsPerPage": "500"}, True, 400),

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ordersync import demo, steps
 from ordersync.channels.amazon import AmazonChannel
 from ordersync.config import Entry
-from ordersync.errors import MarketplaceAuthError
+from ordersync.errors import MarketplaceAuthError, MarketplaceUnavailable
 from ordersync.hooks import AmazonSpApiHook
 from ordersync.marketplaces import amazon_marketplace
 from ordersync.model import Window
@@ -189,7 +189,7 @@ def test_a_retried_fulfillment_sends_each_confirmation_once(sandbox, shop):
     assert len(shipped) == 3
     # the marketplace fails the second confirmation: the task fails, that package is left in doubt
     sandbox.post_admin("/faults", {"operation": "confirmShipment", "status": 503, "count": 10, "after": 1})
-    with pytest.raises(Exception):
+    with pytest.raises(MarketplaceUnavailable, match="confirmShipment|shipmentConfirmation|outcome unknown|503"):
         steps.fulfill(_channel(entry), shop, entry)
     sandbox.http.delete(sandbox.url + "/_admin/faults", timeout=10).raise_for_status()
     # the retry (lease over): checks the doubtful package on Amazon, sends the rest

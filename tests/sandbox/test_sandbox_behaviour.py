@@ -258,7 +258,7 @@ def test_two_minute_rule(api, sandbox):
     assert seen[order["orderId"]]["fulfillment"]["fulfillmentStatus"] == "CANCELLED"
 
 
-@pytest.mark.parametrize("params, fragment", [
+@pytest.mark.parametrize(("params", "fragment"), [
     ({}, "exactly one"),
     ({"createdAfter": LONG_AGO, "lastUpdatedAfter": LONG_AGO}, "exactly one"),
     ({"createdBefore": "2025-01-01T00:00:00Z"}, "exactly one"),

@@ -39,7 +39,7 @@ def test_shipped_config_has_cdiscount_and_lengow_entries():
 
 
 @pytest.mark.parametrize(
-    "entry, words",
+    ("entry", "words"),
     [
         ("{marketplace: cdiscount, country: IT, conn_id: c}", ["'country'", "unknown country", "FR"]),
         ("{marketplace: lengow, country: FR, conn_id: c}", ["lengow_marketplace"]),
@@ -98,7 +98,7 @@ def test_waiting_orders_wait_and_are_never_imported():
 
 
 @pytest.mark.parametrize(
-    "channel, raw, message",
+    ("channel", "raw", "message"),
     [
         (CdiscountChannel(None), {"orderId": "A", "status": "Mystery", "lines": [{"orderLineId": "1", "quantity": 1}]},
          "status: unknown order status 'Mystery'"),
