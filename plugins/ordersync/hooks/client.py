@@ -21,7 +21,6 @@ token and how to present it.
 
 from __future__ import annotations
 
-import email.utils
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import requests
-import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
 from ordersync.errors import MarketplaceAuthError, MarketplaceRequestError, MarketplaceUnavailable
+from ordersync.hooks.retrying import Again, connect_failure, error_text, retry_after, retrying
 
 # connection extras that tune how long a call rides out 5xx/network errors before the task fails
 # (then Airflow's own retries take over): attempts, and the first wait in seconds (doubles each time)
@@ -44,92 +43,6 @@ class Token:
     value: str
     context: dict[str, Any]  # what else the token endpoint said (Lengow's account id...)
     expires_at: float  # time.monotonic()
-
-
-class _Again(Exception):
-    """Internal: an answer worth another attempt. ``kind`` picks the budget it spends."""
-
-    def __init__(self, kind: str, message: str, after: float | None = None):
-        super().__init__(message)
-        self.kind, self.message, self.after = kind, message, after
-
-
-class _Budget:
-    """What one call has spent; tenacity's after / wait / stop (called in that order) keep it."""
-
-    def __init__(self, hook: MarketplaceHook):
-        self.hook = hook
-        self.failures = 0
-        self.throttled = 0
-        self.throttled_for = 0.0
-
-    def charge(self, again: _Again) -> None:
-        if again.kind == "throttled":
-            self.throttled += 1
-            self.hook.stats["throttled"] += 1
-        elif again.kind == "failed":
-            self.failures += 1
-            self.hook.stats["retried"] += 1
-
-    def wait(self, again: _Again) -> float:
-        hook = self.hook
-        if again.kind == "throttled":
-            if again.after is not None:  # the marketplace said how long
-                seconds = again.after
-            else:
-                seconds = min(hook.backoff * 2 ** min(self.throttled - 1, 10), hook.max_backoff)
-            self.throttled_for += seconds
-            return seconds
-        if again.kind == "failed":
-            return min(hook.backoff * 2 ** (self.failures - 1), hook.max_backoff)
-        return 0.0  # a refreshed token: at once
-
-    def exhausted(self, again: _Again) -> bool:
-        hook = self.hook
-        if again.kind == "failed":
-            return self.failures > hook.max_retries
-        if again.kind == "throttled":
-            return hook.max_throttle_wait is not None and self.throttled_for > hook.max_throttle_wait
-        return False
-
-
-def retry_after(response: requests.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), None when absent."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def error_text(response: requests.Response) -> tuple[str, str]:
-    """(code, message) from the error bodies marketplaces send: Amazon ``errors[]``, Octopia
-    problem+json (``title``/``detail``), Lengow ``{"error": {"code", "message"}}``, OAuth."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "?", response.text[:200]
-    if not isinstance(body, dict):
-        return "?", str(body)[:200]
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors:
-        first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
-        return str(first.get("code", "?")), str(first.get("message", ""))[:500]
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("code", "?")), str(error.get("message", ""))[:500]
-    code = error or body.get("code") or body.get("title") or "?"
-    message = str(body.get("message") or body.get("detail") or body.get("error_description") or "")
-    if isinstance(errors, dict) and errors:  # problem+json: the fields at fault
-        message += " (" + "; ".join(f"{field}: {why}" for field, why in errors.items()) + ")"
-    return str(code), message[:500]
 
 
 class MarketplaceHook(HttpHook):
@@ -261,16 +174,16 @@ class MarketplaceHook(HttpHook):
             try:
                 response = self.request_token()
             except requests.RequestException as exc:
-                raise _Again("failed", f"token endpoint unreachable: {type(exc).__name__}") from None
+                raise Again("failed", f"token endpoint unreachable: {type(exc).__name__}") from None
             if response.status_code == 429:
-                raise _Again("throttled", "token endpoint throttled", retry_after(response))
+                raise Again("throttled", "token endpoint throttled", retry_after(response))
             if response.status_code >= 500:
-                raise _Again("failed", f"token endpoint answered {response.status_code}")
+                raise Again("failed", f"token endpoint answered {response.status_code}")
             return response
 
         try:
             response = self._retrying(attempt)
-        except _Again as again:  # down, not bad credentials: let Airflow retry the task
+        except Again as again:  # down, not bad credentials: let Airflow retry the task
             raise MarketplaceUnavailable(f"connection {self.conn_id!r}: token endpoint unavailable ({again.message})") from None
         finally:
             self.stats["token"] += 1
@@ -307,17 +220,15 @@ class MarketplaceHook(HttpHook):
         sending again (or uses :meth:`send_once`).
         """
         idempotent = method.upper() == "GET" if retry_unknown is None else retry_unknown
-        token = [self.token()]
+        where = f"{method} {endpoint}"
+        token = [self.token()]  # replaced once when the marketplace says it expired
+        refreshed: list[bool] = []
 
         def attempt() -> requests.Response:
             self.pace(operation)
             self.stats["requests"] += 1
             request = requests.Request(
-                method.upper(),
-                self.url_from_endpoint(endpoint),
-                params=params,
-                json=json,
-                data=data,
+                method.upper(), self.url_from_endpoint(endpoint), params=params, json=json, data=data,
                 headers={**self.auth_headers(token[0]), "accept": "application/json"},
             )
             try:
@@ -325,38 +236,41 @@ class MarketplaceHook(HttpHook):
                     self.session, self.session.prepare_request(request), {"check_response": False, "timeout": self.timeout}
                 )
             except requests.RequestException as exc:
-                reached = not isinstance(exc, requests.ConnectTimeout) and not _connect_failure(exc)
+                reached = not isinstance(exc, requests.ConnectTimeout) and not connect_failure(exc)
                 if reached and not idempotent:
-                    raise MarketplaceUnavailable(f"{method} {endpoint}: {type(exc).__name__}, outcome unknown") from None
-                raise _Again("failed", f"{method} {endpoint}: {type(exc).__name__}") from None
-            status = response.status_code
-            if status < 300:
-                return response
-            if status == 429:
-                self.log.info("%s throttled %s %s", self.api_name, method, endpoint)
-                raise _Again("throttled", f"{method} {endpoint}: still throttled", retry_after(response))
-            code, message = error_text(response)
-            message = self.mask(message)
-            if status >= 500:
-                if not idempotent:
-                    raise MarketplaceUnavailable(f"{method} {endpoint}: {status} {code}: {message} (outcome unknown)")
-                raise _Again("failed", f"{method} {endpoint}: {status} {code}: {message}")
-            if status in self.refresh_on and not refreshed:
+                    raise MarketplaceUnavailable(f"{where}: {type(exc).__name__}, outcome unknown") from None
+                raise Again("failed", f"{where}: {type(exc).__name__}") from None
+            if response.status_code in self.refresh_on and not refreshed:
                 refreshed.append(True)
                 token[0] = self.token(refresh=True)
-                raise _Again("refresh", "token refreshed")
-            if status in (401, 403):
-                raise MarketplaceAuthError(
-                    f"connection {self.conn_id!r}: {self.api_name} refused access ({status} {code}: {message}); "
-                    f"{self.credentials_hint(code)}"
-                )
-            raise MarketplaceRequestError(status, code, message)
+                raise Again("refresh", "token refreshed")
+            return self._judge(response, where, idempotent)
 
-        refreshed: list[bool] = []
         try:
             return self._retrying(attempt)
-        except _Again as again:
+        except Again as again:
             raise MarketplaceUnavailable(again.message) from None
+
+    def _judge(self, response: requests.Response, where: str, idempotent: bool) -> requests.Response:
+        """The response if it is a success; else what its status means (retry or which error)."""
+        status = response.status_code
+        if status < 300:
+            return response
+        if status == 429:
+            self.log.info("%s throttled %s", self.api_name, where)
+            raise Again("throttled", f"{where}: still throttled", retry_after(response))
+        code, message = error_text(response)
+        message = self.mask(message)
+        if status >= 500:
+            if not idempotent:
+                raise MarketplaceUnavailable(f"{where}: {status} {code}: {message} (outcome unknown)")
+            raise Again("failed", f"{where}: {status} {code}: {message}")
+        if status in (401, 403):
+            raise MarketplaceAuthError(
+                f"connection {self.conn_id!r}: {self.api_name} refused access ({status} {code}: {message}); "
+                f"{self.credentials_hint(code)}"
+            )
+        raise MarketplaceRequestError(status, code, message)
 
     def send_once(self, method: str, endpoint: str, *, already_done: Callable[[], bool], **kwargs: Any) -> None:
         """Send a request that must take effect once (an answer, an action, a parcel).
@@ -377,30 +291,7 @@ class MarketplaceHook(HttpHook):
                 self.sleep(min(self.backoff * 2**attempt, self.max_backoff))
 
     def _retrying(self, attempt: Callable[[], requests.Response]) -> requests.Response:
-        budget = _Budget(self)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            again = state.outcome.exception() if state.outcome else None
-            return not isinstance(again, _Again) or budget.exhausted(again)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            again = state.outcome.exception() if state.outcome else None
-            return budget.wait(again) if isinstance(again, _Again) else 0.0
-
-        def charge(state: tenacity.RetryCallState) -> None:
-            again = state.outcome.exception() if state.outcome else None
-            if isinstance(again, _Again):
-                budget.charge(again)
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Again),
-            stop=stop,
-            wait=wait,
-            after=charge,
-            sleep=self.sleep,
-            reraise=True,
-        )
-        return retrying(attempt)
+        return retrying(self, attempt)
 
     def mask(self, text: str) -> str:
         for secret in self.secrets():
@@ -423,11 +314,3 @@ class MarketplaceHook(HttpHook):
     def backoff_wait(self, attempt: int) -> None:
         """Wait the ``attempt``-th backoff (for callers that loop themselves)."""
         self.sleep(min(self.backoff * 2**attempt, self.max_backoff))
-
-
-def _connect_failure(exc: requests.RequestException) -> bool:
-    """Whether the request never left (refused connection): resending it is always safe."""
-    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ReadTimeout):
-        return False
-    text = str(exc)
-    return any(word in text for word in ("Connection refused", "Failed to establish", "Name or service not known"))
