@@ -134,57 +134,20 @@ def _decide_import(order: MarketplaceOrder, catalog: Catalog, entry: Any, out: D
         out.recorded.append((order.order_id, "recorded for review: the entry does not create shop orders"))
         return
     problem = _problem(order, fba)
+    if problem is None:
+        products, names, flags, problem = _match_lines(order, catalog, entry, fba)
+    if problem is None:
+        problem = _unavailable(order, flags, entry)
+    tax_id = order.buyer_tax_id
+    if problem is None and not tax_id and entry.require_tax_id:
+        if entry.fake_tax_id:
+            tax_id = FAKE_TAX_ID
+        else:
+            problem = Rejection(order.order_id, "missing_tax_id",
+                                "the shop requires a tax id (DNI) and the order has none; enable fake_tax_id to use 00000")
     if problem is not None:
         out.rejected.append(problem)
         return
-    asin_first = entry.fba_asin_first if fba else entry.prioritise_asin
-    products, names, flags, missing = [], [], set(), []
-    for line in order.lines:
-        product = catalog.match(line.sku, line.asin, asin_first)
-        name = line.title
-        if product is None and fba and entry.fba_placeholder and catalog.placeholder is not None:
-            product, name = catalog.placeholder, FBA_PREFIX + (line.title or line.sku or line.asin or "")
-        if product is None:
-            missing.append(line.sku or f"(no SKU, ASIN {line.asin})")
-            continue
-        if not product.get("active", True):
-            flags.add("product_inactive")
-        elif not fba and product.get("stock", 0) < line.quantity:
-            flags.add("stock_short")
-        products.append(product["id"])
-        names.append(name)
-    if missing:
-        source = {"sku": "SKU", "ean": "EAN", "supplier_reference": "supplier reference"}[entry.sku_source]
-        out.rejected.append(
-            Rejection(
-                order.order_id,
-                "no_matching_product",
-                f"no shop product with {source} {', '.join(missing)}"
-                + (" (nor ASIN)" if asin_first else "")
-                + ": add the product (or fix its reference) and the next run imports the order",
-            )
-        )
-        return
-    if flags and not entry.import_unavailable:
-        reason = "product_unavailable" if "product_inactive" in flags else "out_of_stock"
-        out.rejected.append(
-            Rejection(
-                order.order_id,
-                reason,
-                "a product of the order is "
-                + ("no longer sold" if reason == "product_unavailable" else "out of stock")
-                + " and import_unavailable is off: restock or reactivate it, or turn the setting on",
-            )
-        )
-        return
-    tax_id = order.buyer_tax_id
-    if not tax_id and entry.require_tax_id:
-        if not entry.fake_tax_id:
-            out.rejected.append(
-                Rejection(order.order_id, "missing_tax_id", "the shop requires a tax id (DNI) and the order has none; enable fake_tax_id to use 00000")
-            )
-            return
-        tax_id = FAKE_TAX_ID
     out.plans.append(
         ImportPlan(
             order=order,
@@ -199,6 +162,55 @@ def _decide_import(order: MarketplaceOrder, catalog: Catalog, entry: Any, out: D
             flags=tuple(sorted(flags)),
             tax_id=tax_id,
         )
+    )
+
+
+def _match_lines(
+    order: MarketplaceOrder, catalog: Catalog, entry: Any, fba: bool
+) -> tuple[list[int], list[str], set[str], Rejection | None]:
+    """Each line's shop product and line name, the flags they raise, or why the order cannot match."""
+    asin_first = entry.fba_asin_first if fba else entry.prioritise_asin
+    products: list[int] = []
+    names: list[str] = []
+    flags: set[str] = set()
+    missing: list[str] = []
+    for line in order.lines:
+        product = catalog.match(line.sku, line.asin, asin_first)
+        name = line.title
+        if product is None and fba and entry.fba_placeholder and catalog.placeholder is not None:
+            product, name = catalog.placeholder, FBA_PREFIX + (line.title or line.sku or line.asin or "")
+        if product is None:
+            missing.append(line.sku or f"(no SKU, ASIN {line.asin})")
+            continue
+        if not product.get("active", True):
+            flags.add("product_inactive")
+        elif not fba and product.get("stock", 0) < line.quantity:
+            flags.add("stock_short")
+        products.append(product["id"])
+        names.append(name)
+    if not missing:
+        return products, names, flags, None
+    source = {"sku": "SKU", "ean": "EAN", "supplier_reference": "supplier reference"}[entry.sku_source]
+    return products, names, flags, Rejection(
+        order.order_id,
+        "no_matching_product",
+        f"no shop product with {source} {', '.join(missing)}"
+        + (" (nor ASIN)" if asin_first else "")
+        + ": add the product (or fix its reference) and the next run imports the order",
+    )
+
+
+def _unavailable(order: MarketplaceOrder, flags: set[str], entry: Any) -> Rejection | None:
+    """Out of stock or inactive products: imported and flagged, unless import_unavailable is off."""
+    if not flags or entry.import_unavailable:
+        return None
+    reason = "product_unavailable" if "product_inactive" in flags else "out_of_stock"
+    return Rejection(
+        order.order_id,
+        reason,
+        "a product of the order is "
+        + ("no longer sold" if reason == "product_unavailable" else "out of stock")
+        + " and import_unavailable is off: restock or reactivate it, or turn the setting on",
     )
 
 
