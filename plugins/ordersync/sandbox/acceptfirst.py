@@ -48,6 +48,7 @@ class AcceptFirstWorld:
     """Orders of one accept-first channel; all public methods lock and hand out copies."""
 
     channel = "?"
+    statuses: tuple[str, ...] = STATUSES  # what admin may set; a channel may know more (Lengow's "new")
 
     def __init__(
         self,
@@ -269,8 +270,8 @@ class AcceptFirstWorld:
 
     def set_status(self, order_id: str, status: str, at: datetime | None = None) -> dict:
         """Admin: move an order (the buyer cancels, the marketplace refuses...) at ``at`` (default now)."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        if status not in self.statuses:
+            raise ValueError(f"status must be one of {', '.join(self.statuses)}")
         with self._lock:
             self._tick()
             order = self._orders.get(order_id)
