@@ -232,6 +232,13 @@ class LengowWorld(AcceptFirstWorld):
             return "invalid"
         return "valid" if expiry > self.clock() else "expired"
 
+    def armed(self) -> dict[str, dict[str, int]]:
+        """Admin: injected failures not consumed yet, per operation (``failures``: refused
+        before acting; ``lost_answers``: carried out, answer lost)."""
+        with self._lock:
+            return {"failures": {k: len(v) for k, v in self._failures.items() if v},
+                    "lost_answers": {k: len(v) for k, v in self._lost_answers.items() if v}}
+
     def expire_tokens(self) -> int:
         """Admin: every token issued so far is expired from now on."""
         with self._lock:
@@ -331,7 +338,7 @@ class LengowWorld(AcceptFirstWorld):
                 else:
                     order["status"] = "refused"
                 order["updated"] = done
-        elif kind == "ship":
+        elif kind == "ship" and order["status"] in ("importable", "shipped"):  # never revives a cancelled order
             order["shipments"].append({"tracking": action["tracking_number"], "carrier": action["carrier"],
                                        "line": action["line"], "at": done})
             for entry in targets:
@@ -630,6 +637,12 @@ async def get_actions(request: Request):
 # -- admin: the shared accept-first controls under /_admin/lengow, plus no_ack and token expiry --
 
 admin = admin_router("lengow", _world, render)
+
+
+@admin.get("/fail")
+def admin_armed(request: Request):
+    """Injected failures still waiting for their calls."""
+    return _world(request).armed()
 
 
 @admin.post("/tokens/expire")
