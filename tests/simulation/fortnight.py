@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                      now=datetime.now(UTC) - timedelta(hours=args.hours_earlier))
     figures = sim.run()
     for key, value in figures.items():
-        print(f"   {key:28} {value}")
+        print(f"   {key:38} {value}")
     bad = {k: figures[k] for k in ZERO if figures[k]}
     for oid, what in sim.lost.items():
         print(f"   lost {oid}: {what}")
