@@ -514,7 +514,7 @@ def _authorize(request: Request, operation: str, account_id: Any) -> None:
     token = request.headers.get("authorization")
     state = world.token_state(token)
     if state == "expired":
-        raise SandboxError(403, "Forbidden", f"Token: {token} has expired")
+        raise SandboxError(403, "Forbidden", "this token expired: ask /access/get_token for a new one")
     if state != "valid":
         raise SandboxError(401, "Unauthorized", "no valid token in the Authorization header")
     if account_id is not None and str(account_id) != str(world.account_id):
@@ -549,7 +549,7 @@ async def get_token(request: Request):
     world.count("token")
     form = {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
     if form.get("access_token") != creds.access_token or form.get("secret") != creds.secret:
-        raise SandboxError(400, "BadCredentials", "authentication error: access_token or secret not accepted")
+        raise SandboxError(400, "BadCredentials", "access_token and secret do not match an API user")
     return {"account_id": world.account_id, "token": world.issue_token()}
 
 
