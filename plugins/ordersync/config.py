@@ -92,7 +92,7 @@ class Entry(BaseModel):
     # always: accept every order (the merchant sorts out stock himself)
     accept_policy: Literal["stock", "always"] = "stock"
     tracking_url: str | None = Field(
-        None, description="Cdiscount: tracking URL sent with each parcel, '{tracking_number}' and '{carrier}' filled in"
+        None, description="Cdiscount and Lengow: tracking URL sent with each parcel, '{tracking_number}' and '{carrier}' filled in"
     )
     lengow_marketplace: str | None = Field(
         None, description="Lengow's code of the marketplace this entry reads, e.g. amazon_fr, cdiscount"

@@ -13,6 +13,7 @@ import json
 import os
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
@@ -234,6 +235,26 @@ def test_lengow_accept_import_and_actions_sent_once(world):
     reasons = {r["reason"] for r in _rows(store, "not_imported", marketplace="lengow")}
     assert {"invalid_payload", "invalid_value"} <= reasons
 
+    # the shapes of real Lengow orders: no order date (imported_at instead), lines whose SKU is
+    # the marketplace's product id, an unknown total (-1), orders still "new", a marketplace-
+    # fulfilled order that the shop never ships nor takes stock for
+    mine = {i: o for i, o in truth.items() if o["marketplace"] == "amazon_fr"}
+    inbox = {r["marketplace_order_id"]: r for r in _rows(store, "inbox", marketplace="lengow")}
+    undated = {i for i, o in mine.items() if o["marketplace_order_date"] is None and o["lengow_status"] == "waiting_shipment"}
+    by_product_id = {i for i, o in mine.items() if o["lengow_status"] == "waiting_shipment"
+                     and all(c["merchant_product_id"]["id"] is None for p in o["packages"] for c in p["cart"])}
+    unknown_total = {i for i, o in mine.items() if o["total_order"] == -1}
+    assert undated & imported and by_product_id & imported and unknown_total and unknown_total <= imported
+    for order_id in unknown_total:
+        shop = _rows(store, "orders", marketplace="lengow", marketplace_order_id=order_id)[0]
+        lines = sum(Decimal(c["amount"]) for p in mine[order_id]["packages"] for c in p["cart"])
+        assert Decimal(str(shop["total"])) == lines + Decimal(mine[order_id]["shipping"] or "0")
+    new = {i for i, o in mine.items() if o["lengow_status"] == "new"}
+    assert new and not new & imported and {inbox[i]["state"] for i in new} == {"waiting"}
+    delivered = {i for i, o in mine.items() if o.get("order_types")}
+    assert delivered and not delivered & imported
+    assert {inbox[i]["fulfillment"] for i in delivered} == {"MARKETPLACE"} and {inbox[i]["state"] for i in delivered} == {"skipped"}
+
 
 def test_lengow_unacknowledged_shipment_shows_as_not_shipped(world):
     store, sandbox = world["store"], world["sandbox"]
@@ -251,8 +272,23 @@ def test_lengow_unacknowledged_shipment_shows_as_not_shipped(world):
     with store.engine.connect() as conn:
         not_shipped = conn.execute(text("SELECT marketplace_order_id, message FROM v_not_shipped WHERE marketplace = 'lengow'")).all()
     assert [r.marketplace_order_id for r in not_shipped] == [shipped[1]] and "not acknowledged" in not_shipped[0].message
-    ships = Counter(a["order_id"] for a in sandbox.get_admin("/lengow/actions")["actions"] if a["operation"] == "ship" and a["accepted"])
-    assert ships == Counter(shipped)  # one ship action per order, never repeated by the reruns
+    # amazon_fr ships one line per action: one action per line of each order, never repeated by
+    # the reruns, with amazon_fr's carrier code for the shop's chronopost
+    posted = [a for a in sandbox.get_admin("/lengow/actions")["actions"] if a["operation"] == "ship" and a["accepted"]]
+    ships = Counter((a["order_id"], a["line"]) for a in posted)
+    truth = {o["marketplace_order_id"]: o for o in sandbox.get_admin("/lengow/orders")["orders"]}
+    lines = {(i, c["marketplace_order_line_id"]) for i in shipped for p in truth[i]["packages"] for c in p["cart"]}
+    assert set(ships) == lines and set(ships.values()) == {1}
+    assert {a["body"]["carrier"] for a in posted} == {"CHRONOPOST"}
+
+    # a carrier amazon_fr does not know: refused before anything is sent, shown as not shipped
+    (third,) = demo.ship_orders(store, entry, 1, carrier="pigeon post")
+    state, xcom = run_dag(datetime.now(timezone.utc) + timedelta(hours=2), LENGOW_DAG)
+    assert state == "success" and xcom["fulfillment"]["rejected"] == 1
+    with store.engine.connect() as conn:
+        message = conn.execute(text("SELECT message FROM v_not_shipped WHERE marketplace_order_id = :o"), {"o": third}).scalar()
+    assert "carrier" in message and "amazon_fr" in message and "carrier_map" in message
+    assert not [a for a in sandbox.get_admin("/lengow/actions", orderId=third)["actions"] if a["operation"] == "ship"]
 
 
 def test_manual_refuse_and_accept_through_steps(world):

@@ -48,14 +48,54 @@ def test_lengow_actions_are_acknowledged_after_the_delay_or_fail_after_the_timeo
     clock = Clock()
     world = LengowWorld(clock, ANCHOR, ack_delay=timedelta(minutes=2), ack_timeout=timedelta(minutes=30))
     ready = [o for o in world.all_orders() if o["status"] == "importable" and o["group"] == "amazon_fr" and not o["bad"]]
-    for order in ready[:2]:
-        world.queue({"marketplace": "amazon_fr", "marketplace_order_id": order["id"], "action_type": "ship", "tracking_number": "T1"})
+    for order in ready[:2]:  # amazon_fr ships one line per action, with one of its carrier codes
+        for line in order["lines"]:
+            world.queue({"account_id": 4321, "marketplace": "amazon_fr", "marketplace_order_id": order["id"],
+                         "action_type": "ship", "tracking_number": "T1", "carrier": "GLS", "line": line["id"]})
     world.no_ack.add(ready[1]["id"])
     clock.now += timedelta(minutes=3)
-    assert world.queued(ready[0]["id"], "ship")[0]["processed"] and world.find(ready[0]["id"])["status"] == "shipped"
+    done = world.queued(ready[0]["id"], "ship")
+    assert all(a["processed"] and not a["queued"] and a["errors"] == "" for a in done)
+    assert world.find(ready[0]["id"])["status"] == "shipped"
+    waiting = world.queued(ready[1]["id"], "ship")
+    assert all(a["queued"] and not a["processed"] for a in waiting)
     clock.now += timedelta(minutes=30)
     late = world.queued(ready[1]["id"], "ship")[0]
-    assert not late["processed"] and "not acknowledged" in late["errors"][0]
+    assert not late["processed"] and "not acknowledged" in late["errors"]
+
+
+def test_lengow_sandbox_checks_each_action_against_the_marketplace_rules():
+    clock = Clock()
+    world = LengowWorld(clock, ANCHOR)
+    order = next(o for o in world.all_orders() if o["status"] == "importable" and o["group"] == "amazon_fr" and not o["bad"]
+                 and len(o["lines"]) > 1)
+    ship = {"account_id": 4321, "marketplace": "amazon_fr", "marketplace_order_id": order["id"], "action_type": "ship",
+            "tracking_number": "T1", "carrier": "GLS", "line": order["lines"][0]["id"]}
+    for change, fragment in [
+        ({"line": None}, "missing required argument.* line"),
+        ({"carrier": "courier"}, "not a carrier code"),
+        ({"line": "nope"}, "has no line"),
+        ({"shipping_method": "x"}, "not accepted"),
+        ({"action_type": "refund"}, "not available"),
+    ]:
+        with pytest.raises(SandboxError, match=fragment) as err:
+            world.queue({**ship, **change})
+        assert err.value.status == 400
+    with pytest.raises(SandboxError, match="not possible on an order in waiting_shipment"):
+        world.queue({"account_id": 4321, "marketplace": "amazon_fr", "marketplace_order_id": order["id"], "action_type": "accept"})
+    # one line shipped: the order waits for the other line, the shipped line says so
+    world.queue(ship)
+    clock.now += timedelta(minutes=3)
+    after = world.find(order["id"])
+    assert after["status"] == "importable" and [line["status"] for line in after["lines"]][:1] == ["shipped"]
+    # cdiscount ships whole orders and has no cancel action
+    other = next(o for o in world.all_orders() if o["status"] == "importable" and o["group"] == "cdiscount" and not o["bad"])
+    with pytest.raises(SandboxError, match="not available"):
+        world.queue({"account_id": 4321, "marketplace": "cdiscount", "marketplace_order_id": other["id"], "action_type": "cancel"})
+    world.queue({"account_id": 4321, "marketplace": "cdiscount", "marketplace_order_id": other["id"], "action_type": "ship",
+                 "tracking_number": "T2"})
+    clock.now += timedelta(minutes=3)
+    assert world.find(other["id"])["status"] == "shipped"
 
 
 def test_a_pinned_clock_plays_past_days_and_admin_orders_take_their_times():

@@ -5,9 +5,13 @@
 The sandbox marketplaces (a real HTTP server, Amazon's usage plans enforced) receive the events
 of deterministic timelines as simulated time passes: Amazon IT, FR and DE
 (:class:`~ordersync.sandbox.timeline.Timeline`: orders listed hours late, FBA orders days late,
-pending for days, cancelled before and after import) and Cdiscount, which wants every order
+pending for days, cancelled before and after import), Cdiscount, which wants every order
 accepted first (:class:`~ordersync.sandbox.timeline.AcceptFirstTimeline`; its sandbox clock is
-pinned on simulated time, so answers, releases and parcels happen then). For every 4-hour
+pinned on simulated time, so answers, releases and parcels happen then), and the ``amazon_fr``
+marketplace of a Lengow account (:class:`~ordersync.sandbox.timeline.LengowTimeline`: accept
+first too, orders ``new`` for minutes, orders the marketplace delivers itself; actions are
+acknowledged by the marketplace after a delay, ship actions go one per order line; its clock is
+pinned like Cdiscount's). For every 4-hour
 interval each entry's DAG runs through Airflow (``dag.test``) and the warehouse ships orders. On
 the way: a 6-hour outage of every marketplace (the two runs inside it run and fail, Airflow's
 retry included), a 429 storm, a 5xx burst, an import task killed with SIGKILL in the middle, and
@@ -15,7 +19,9 @@ a backfill of the previous day run by another process while the scheduled runs g
 recovery DAG runs every day, the reconciliation DAG at the end. Then the shop database is
 compared with the marketplaces' ground truth: orders lost, orders duplicated, stock moves
 duplicated, confirmations or acceptances sent twice, orders left unanswered, reservations left
-open, cancellations not applied. All must be 0, and the reconciliation must agree.
+open, cancellations not applied, and for Lengow: orders lost or duplicated, actions sent twice
+(lost answers are injected), orders left unanswered, marketplace-delivered orders that moved stock
+or were shipped by the shop, shipments refused. All must be 0, and the reconciliation must agree.
 """
 
 from __future__ import annotations
@@ -34,11 +40,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 COUNTRIES = ("IT", "FR", "DE")
-DAG_IDS = (*(f"ordersync_amazon_{c.lower()}" for c in COUNTRIES), "ordersync_cdiscount_fr")
+LENGOW_MARKETPLACE = "amazon_fr"  # the sandbox's Lengow marketplace that ships one line per action
+DAG_IDS = (*(f"ordersync_amazon_{c.lower()}" for c in COUNTRIES), "ordersync_cdiscount_fr", f"ordersync_lengow_{LENGOW_MARKETPLACE}")
 STEP = timedelta(hours=4)
 SCHEDULE = "0 */4 * * *"
 RECOVERY_HOUR = 4  # ordersync.factory.RECOVERY_SCHEDULE runs daily at 04:00 UTC, on a STEP boundary
 RELEASED = ("InPreparation", "Shipped")  # Cdiscount statuses of orders accepted and paid: in the shop
+LENGOW_RELEASED = ("waiting_shipment", "shipped")  # the same on Lengow
+LENGOW_LOST_ANSWERS = ("action:accept", "action:ship")  # armed twice each in the 5xx burst's interval
 
 
 def configure_airflow(home: Path) -> None:
@@ -64,7 +73,7 @@ class Simulation:
 
     def __init__(self, workdir: Path, days: int, orders_per_day: int, seed: int = 7, log=print,
                  now: datetime | None = None):
-        from ordersync.sandbox.timeline import AcceptFirstTimeline, Timeline
+        from ordersync.sandbox.timeline import AcceptFirstTimeline, LengowTimeline, Timeline
 
         self.workdir, self.days, self.log = workdir, days, log
         now = now or datetime.now(UTC)  # an earlier ``now`` moves the period (and its hour) back
@@ -73,6 +82,7 @@ class Simulation:
         self.start = end - timedelta(days=days)
         self.timeline = Timeline(self.start, days, orders_per_day, COUNTRIES, seed=seed)
         self.cdiscount = AcceptFirstTimeline(self.start, days, orders_per_day, seed=seed)
+        self.lengow = LengowTimeline(self.start, days, orders_per_day, seed=seed, marketplace=LENGOW_MARKETPLACE)
         self.shop_path = workdir / "shop.db"
         self.config_path = workdir / "marketplaces.yaml"
         self.events_done: datetime | None = None
@@ -96,6 +106,9 @@ class Simulation:
             f"defaults:\n  schedule: '{SCHEDULE}'\n  overlap_minutes: 30\n  start_date: {self.start.date()}\n"
             f"  onboarding: none\n  retries: 1\n  retry_delay: 1s\nentries:\n{entries}\n"
             "  - {marketplace: cdiscount, country: FR, conn_id: cdiscount, carrier_map: {courier: Colissimo}}\n"
+            # marketplace-delivered orders are imported once shipped, as a record (no stock move)
+            f"  - {{marketplace: lengow, lengow_marketplace: {LENGOW_MARKETPLACE}, country: FR, conn_id: lengow, "
+            "import_fba: true, carrier_map: {courier: COLISSIMO}}\n"
         )
         os.environ["ORDERSYNC_CONFIG"] = str(self.config_path)
 
@@ -159,9 +172,22 @@ class Simulation:
             else:
                 self.sandbox.post_admin(f"/cdiscount/orders/{order.order_id}", {"status": event.status, "at": iso(event.when)})
             pushed += 1
+        for event in self.lengow.until(until, after=self.events_done):
+            order = event.order
+            if event.kind == "appear":
+                self.sandbox.post_admin("/lengow/orders", {
+                    "id": order.order_id, "group": LENGOW_MARKETPLACE, "status": order.status_at(event.when)[0],
+                    "created": iso(order.created), "by_marketplace": order.fulfilled_by == "MARKETPLACE",
+                    "lines": [{"sku": sku, "quantity": qty, "price": prices[sku]} for sku, qty in order.items],
+                })
+            else:
+                self.sandbox.post_admin(f"/lengow/orders/{order.order_id}", {"status": event.status, "at": iso(event.when)})
+            pushed += 1
         self.events_done = until
-        # Cdiscount's clock is the simulated one: answers, releases and parcels happen "then"
+        # Cdiscount's and Lengow's clocks are the simulated one: answers, acknowledgements,
+        # releases and parcels happen "then"
         self.sandbox.post_admin("/cdiscount/clock", {"now": iso(until)})
+        self.sandbox.post_admin("/lengow/clock", {"now": iso(until)})
         return pushed
 
     def fault(self, body: dict | None) -> None:
@@ -293,6 +319,10 @@ class Simulation:
                 self.fault({"operation": "searchOrders", "status": 429, "count": 5, "after": 1})
             if i == burst:
                 self.fault({"operation": "searchOrders", "status": 503, "count": 3})
+                # Lengow queues these actions but their answers are lost: the queue is read before
+                # anything is sent again (armed until the next such actions come)
+                for operation in LENGOW_LOST_ANSWERS:
+                    self.sandbox.post_admin("/lengow/fail", {"operation": operation, "status": 502, "count": 2, "after": True})
             if i == killed_at:  # FR's lookup stages the interval, then its import is killed mid-way
                 self.lookup_only("FR", end)
                 self.killed = self.killed_import("FR")
@@ -342,6 +372,15 @@ class Simulation:
         cd_ids = {o.order_id for o in self.cdiscount.orders}
         cd = {o["orderId"]: o for o in self.sandbox.get_admin("/cdiscount/orders")["orders"] if o["orderId"] in cd_ids}
         expected |= {oid for oid, o in cd.items() if o["status"] in RELEASED}
+        # Lengow's truth is the sandbox's too: merchant orders accepted and released, and orders
+        # the marketplace delivered itself once shipped (import_fba), products known to the shop
+        lg_plan = {o.order_id: o for o in self.lengow.orders}
+        lg = {o["marketplace_order_id"]: o for o in self.sandbox.get_admin("/lengow/orders")["orders"]
+              if o["marketplace_order_id"] in lg_plan}
+        lg_delivered = {oid for oid, o in lg.items() if o.get("order_types")}
+        lg_expected = {oid for oid, o in lg.items() if oid not in lg_delivered and o["lengow_status"] in LENGOW_RELEASED}
+        lg_expected |= {oid for oid in lg_delivered if lg[oid]["lengow_status"] == "shipped" and lg_plan[oid].known_products}
+        expected |= lg_expected
         with self.store.engine.connect() as conn:
             shop = conn.execute(select(t.orders.c.marketplace_order_id, func.count()).group_by(t.orders.c.marketplace_order_id)).all()
             moves_twice = conn.execute(
@@ -360,11 +399,25 @@ class Simulation:
                 select(t.not_imported.c.marketplace_order_id).where(t.not_imported.c.resolved_at.is_(None))).scalars())
             cancelled_in_shop = set(conn.execute(
                 select(t.orders.c.marketplace_order_id).where(t.orders.c.cancelled_at.is_not(None))).scalars())
+            lg_shop = conn.execute(
+                select(t.orders.c.marketplace_order_id, func.count()).where(t.orders.c.marketplace == "lengow")
+                .group_by(t.orders.c.marketplace_order_id)).all()
+            # marketplace-delivered orders: never a stock move, never a shipment sent by the shop
+            lg_delivered_moves = conn.execute(
+                select(func.count()).select_from(t.stock_moves.join(t.order_lines, t.order_lines.c.id == t.stock_moves.c.order_line_id)
+                                                 .join(t.orders, t.orders.c.id == t.order_lines.c.order_id))
+                .where(t.orders.c.marketplace == "lengow", t.orders.c.marketplace_order_id.in_(sorted(lg_delivered)))
+            ).scalar()
+            lg_confirmations = conn.execute(
+                select(t.shipment_confirmations.c.state, t.shipment_confirmations.c.message)
+                .join(t.orders, t.orders.c.id == t.shipment_confirmations.c.order_id).where(t.orders.c.marketplace == "lengow")
+            ).all()
         in_shop = {oid for oid, _ in shop}
         final = {oid: o.status_at(self.timeline.end)[0] for oid, o in by_id.items()}
         final.update({oid: o["status"] for oid, o in cd.items()})
+        final.update({oid: o["lengow_status"] for oid, o in lg.items()})
         still_open = ("PENDING", "WaitingAcceptance", "Accepted")
-        cancelled_late = {oid for oid in in_shop if final.get(oid) in ("CANCELLED", "Cancelled")}
+        cancelled_late = {oid for oid in in_shop if final.get(oid) in ("CANCELLED", "Cancelled", "canceled")}
         sent = Counter(
             (c["orderId"], c.get("packageReferenceId"))
             for c in self.sandbox.get_admin("/confirmations")["confirmations"] if c["accepted"]
@@ -372,6 +425,13 @@ class Simulation:
         cd_actions = self.sandbox.get_admin("/cdiscount/actions")["actions"]
         sent += Counter((a["order_id"], a.get("parcelNumber")) for a in cd_actions if a["operation"] == "shipment" and a["accepted"])
         answers = Counter(a["order_id"] for a in cd_actions if a["operation"] == "approval")
+        # every Lengow action the sandbox queued, whatever the order (seeded ones too): one per
+        # order, line and parcel
+        lg_posted = [a for a in self.sandbox.get_admin("/lengow/actions")["actions"] if a["accepted"]]
+        lg_sent = Counter((a["order_id"], a["operation"] in ("accept", "refuse") or a["operation"], a.get("line"),
+                           (a.get("body") or {}).get("tracking_number")) for a in lg_posted)
+        lg_answered = {a["order_id"] for a in lg_posted if a["operation"] in ("accept", "refuse")}
+        lg_ships = [a for a in lg_posted if a["operation"] == "ship"]
         report = reconcile.build(self.store, list(config.enabled)).totals()
         injected = self.sandbox.get_admin("/throttled")["injected"]
         # what a lost order was, for whoever has to find out why (ids and states only)
@@ -380,7 +440,7 @@ class Simulation:
                 inbox = conn.execute(
                     select(t.inbox.c.state, t.inbox.c.note, t.inbox.c.marketplace_status, t.inbox.c.marketplace_updated_at).where(t.inbox.c.marketplace_order_id == oid)
                 ).first()
-                planned = by_id.get(oid)
+                planned = by_id.get(oid) or lg_plan.get(oid)
                 self.lost[oid] = {
                     "truth": final.get(oid),
                     "history": [(w.isoformat(), st) for w, st in planned.history] if planned else None,
@@ -392,6 +452,7 @@ class Simulation:
             "orders_expected": len(expected),
             "orders_in_shop": len(in_shop),
             "cdiscount_in_shop": len(in_shop & cd_ids),
+            "lengow_in_shop": len(in_shop & set(lg_plan)),
             "orders_lost": len(expected - in_shop),
             "orders_duplicated": sum(n - 1 for _, n in shop),
             "stock_moves_duplicated": moves_twice,
@@ -411,6 +472,22 @@ class Simulation:
             "faults_injected": sum(injected.values()),  # 429 storm, 5xx burst, outage answers
             "cdiscount_outage_answers": injected.get("octopia", 0),
             "failed_runs": len(self.failed_runs),
+            "lengow_orders_expected": len(lg_expected),
+            "lengow_orders_lost": len(lg_expected - in_shop),
+            "lengow_orders_duplicated": sum(n - 1 for _, n in lg_shop),
+            "lengow_actions_sent_twice": sum(n - 1 for n in lg_sent.values()),
+            "lengow_orders_left_unanswered": sum(
+                1 for oid, o in lg.items() if o["lengow_status"] == "waiting_acceptance" and oid not in lg_answered),
+            "lengow_marketplace_orders_touched": lg_delivered_moves + sum(1 for a in lg_ships if a["order_id"] in lg_delivered),
+            "lengow_shipments_refused": sum(1 for state, _ in lg_confirmations if state == "rejected"),
+            "lengow_answers": len(lg_answered & set(lg_plan)),
+            "lengow_ship_actions": len(lg_ships),
+            "lengow_ship_actions_without_line": sum(1 for a in lg_ships if not a.get("line")),  # amazon_fr: per line
+            "lengow_shipments_acknowledged": sum(1 for state, message in lg_confirmations
+                                                 if state == "confirmed" and message == "acknowledged by the marketplace"),
+            "lengow_marketplace_delivered_in_shop": len(in_shop & lg_delivered),
+            "lengow_outage_answers": injected.get("lengow", 0),
+            "lengow_lost_answers": 2 * len(LENGOW_LOST_ANSWERS) - sum(self.sandbox.get_admin("/lengow/fail")["lost_answers"].values()),
             "report_unexplained": report["unexplained"],
             "report_duplicated": report["duplicated_orders"] + report["duplicated_moves"] + report["confirmed_twice"],
         }
@@ -443,7 +520,9 @@ def import_in_child(shop_path: str, config_path: str, entry_key: str) -> None:
 
 
 ZERO = ("orders_lost", "orders_duplicated", "stock_moves_duplicated", "confirmations_sent_twice", "acceptances_sent_twice",
-        "orders_left_unanswered", "reservations_left_open", "cancellations_not_applied")
+        "orders_left_unanswered", "reservations_left_open", "cancellations_not_applied",
+        "lengow_orders_lost", "lengow_orders_duplicated", "lengow_actions_sent_twice", "lengow_orders_left_unanswered",
+        "lengow_marketplace_orders_touched", "lengow_shipments_refused")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -458,13 +537,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_airflow(work / "airflow")
     (work / "airflow").mkdir(parents=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
-    print(f"== {args.days} days x ({len(COUNTRIES)} Amazon countries + Cdiscount) x {args.orders_per_day} orders a day "
+    print(f"== {args.days} days x ({len(COUNTRIES)} Amazon countries + Cdiscount + Lengow {LENGOW_MARKETPLACE}) "
+          f"x {args.orders_per_day} orders a day "
           f"(work dir {work})")
     sim = Simulation(work, args.days, args.orders_per_day, args.seed,
                      now=datetime.now(UTC) - timedelta(hours=args.hours_earlier))
     figures = sim.run()
     for key, value in figures.items():
-        print(f"   {key:28} {value}")
+        print(f"   {key:38} {value}")
     bad = {k: figures[k] for k in ZERO if figures[k]}
     for oid, what in sim.lost.items():
         print(f"   lost {oid}: {what}")

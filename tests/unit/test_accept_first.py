@@ -257,15 +257,24 @@ def test_channels_follow_the_listing_contract(connections):
     now = datetime.now(timezone.utc)
     # other tests move the shared sandbox clock forward: reach well past real time
     window = Window(now - timedelta(days=365), now + timedelta(days=2))
-    for channel in (CdiscountChannel(OctopiaHook("octopia_test"), sales_channel="SCID01"),
-                    LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")):
-        updated = [o.order_id for page in channel.pages(window) for o in page]
-        created = [o.order_id for page in channel.open_pages(window.start) for o in page]
-        assert updated and sorted(created) == sorted(updated)
-        theirs = [o for page in channel.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page]
-        ours = [o.order_id for page in channel.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page]
-        assert ours == [i for i in updated if i not in {o.order_id for o in theirs}]
-        if channel.name == "lengow":
-            assert theirs == []
-        else:  # Cdiscount ships some orders from its own warehouse (supplyMode Fulfillment)
-            assert theirs and all(o.fulfillment == "MARKETPLACE" for o in theirs)
+    cdiscount = CdiscountChannel(OctopiaHook("octopia_test"), sales_channel="SCID01")
+    updated = [o.order_id for page in cdiscount.pages(window) for o in page]
+    created = [o.order_id for page in cdiscount.open_pages(window.start) for o in page]
+    assert updated and sorted(created) == sorted(updated)
+    theirs = [o for page in cdiscount.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page]
+    ours = [o.order_id for page in cdiscount.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page]
+    assert ours == [i for i in updated if i not in {o.order_id for o in theirs}]
+    # Cdiscount ships some orders from its own warehouse (supplyMode Fulfillment)
+    assert theirs and all(o.fulfillment == "MARKETPLACE" for o in theirs)
+
+    # Lengow cannot filter by fulfilment: the channel drops the other orders itself; onboarding
+    # lists only orders still to ship
+    lengow = LengowChannel(LengowHook("lengow_test"), "amazon_fr", "FR")
+    every = {o.order_id: o for page in lengow.pages(window) for o in page}
+    merchant = [o.order_id for page in lengow.pages(window, fulfilment=Fulfillment.MERCHANT) for o in page]
+    by_marketplace = [o.order_id for page in lengow.pages(window, fulfilment=Fulfillment.MARKETPLACE) for o in page]
+    assert by_marketplace and merchant and sorted(merchant + by_marketplace) == sorted(every)
+    assert {every[i].fulfillment for i in by_marketplace} == {"MARKETPLACE"}
+    open_ = {o.order_id: o for page in lengow.open_pages(window.start) for o in page}
+    assert open_ and set(open_) <= set(every) and {o.status for o in open_.values()} == {"waiting_shipment"}
+    assert set(open_) == {i for i, o in every.items() if o.status == "waiting_shipment"}

@@ -38,5 +38,6 @@ def build_channel(entry: Entry, store: ShopStore | None = None) -> Channel:
         from ordersync.hooks.lengow import LengowHook
         from ordersync.channels.lengow import LengowChannel
 
-        return LengowChannel(LengowHook(entry.conn_id), entry.lengow_marketplace, entry.country, entry.page_size)
+        return LengowChannel(LengowHook(entry.conn_id), entry.lengow_marketplace, entry.country, entry.page_size,
+                             tracking_url=entry.tracking_url)
     raise ValueError(f"no channel for marketplace {entry.marketplace!r}")

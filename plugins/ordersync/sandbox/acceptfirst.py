@@ -48,7 +48,7 @@ class AcceptFirstWorld:
     """Orders of one accept-first channel; all public methods lock and hand out copies."""
 
     channel = "?"
-    statuses: tuple[str, ...] = STATUSES  # what set_status takes; a channel may add its own
+    statuses: tuple[str, ...] = STATUSES  # what admin may set; a channel may know more (Lengow's "new")
 
     def __init__(
         self,

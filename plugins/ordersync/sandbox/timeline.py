@@ -9,6 +9,9 @@ it, so a lookup only ever sees what a real one would have seen at that moment.
 :class:`AcceptFirstTimeline` plans an accept-first channel (Cdiscount) the same way: orders
 appear waiting for acceptance (some listed 12 h late) and a few buyers cancel; the answers, the
 release after payment and the shipments are the sandbox's own doing, at the simulated time.
+:class:`LengowTimeline` plans one marketplace of a Lengow account: the same, plus orders that are
+``new`` for a few minutes before they wait for acceptance, and orders the marketplace delivers
+itself (shipped by it hours later, never accepted nor shipped by the shop).
 """
 
 from __future__ import annotations
@@ -158,4 +161,36 @@ class AcceptFirstTimeline(_Plan):
             order.history = [(created, "waiting")]
             if rng.random() < 0.04:  # the buyer cancels: while waiting, or after the order was imported
                 order.history.append((created + timedelta(hours=rng.uniform(0.5, 30)), "cancelled"))
+            self.orders.append(order)
+
+
+class LengowTimeline(_Plan):
+    """``orders_per_day`` orders a day of one marketplace of a Lengow account (sandbox words:
+    ``new``, ``waiting``, ``cancelled``; ``importable`` and ``shipped`` for the orders the
+    marketplace delivers itself, ``fulfilled_by`` ``MARKETPLACE``); country FR."""
+
+    def __init__(self, start: datetime, days: int, orders_per_day: int, seed: int = 7, marketplace: str = "amazon_fr"):
+        self.start, self.days, self.end, self.marketplace = start, days, start + timedelta(days=days), marketplace
+        rng = random.Random(f"lengow:{marketplace}:{seed}")
+        skus = [p.sku for p in CATALOG]
+        known = [s for s in skus if s not in SHOP_MISSING_SKUS]
+        self.orders = []
+        for n in range(days * orders_per_day):
+            created = start + timedelta(seconds=rng.randrange(days * 86400))
+            pool = skus if rng.random() < 0.04 else known  # refused: the shop does not sell it
+            items = [(sku, rng.choice((1, 1, 1, 2))) for sku in rng.sample(pool, rng.choice((1, 1, 2, 3)))]
+            late = timedelta(hours=12) if rng.random() < 0.05 else timedelta(minutes=rng.uniform(1, 10))
+            oid = f"LG{created:%y%m%d}{n:05d}SIM"
+            if rng.random() < 0.1:  # delivered by the marketplace from its own stock
+                order = PlannedOrder(oid, "FR", "MARKETPLACE", created, created + late, items)
+                order.history = [(created, "importable"), (created + timedelta(hours=rng.uniform(2, 30)), "shipped")]
+                self.orders.append(order)
+                continue
+            order = PlannedOrder(oid, "FR", "MERCHANT", created, created + late, items)
+            if rng.random() < 0.3:  # the marketplace is still creating it for a few minutes
+                order.history = [(created, "new"), (created + timedelta(minutes=rng.uniform(2, 30)), "waiting")]
+            else:
+                order.history = [(created, "waiting")]
+            if rng.random() < 0.04:  # the buyer cancels: while waiting, or after the order was imported
+                order.history.append((order.history[-1][0] + timedelta(hours=rng.uniform(0.5, 30)), "cancelled"))
             self.orders.append(order)
