@@ -137,7 +137,7 @@ def test_menlook_requires_line_and_carrier_so_each_line_gets_its_ship_action():
     posts = fake.posts()
     assert [p["line"] for p in posts] == ["L1", "L2"] and {p["carrier"] for p in posts} == {"MONDIALRELAY"}
     assert {p["tracking_number"] for p in posts} == {"TRK"}
-    assert channel.package_confirmed(raw["marketplace_order_id"], "1")
+    assert channel.package_confirmed(_parcel(raw["marketplace_order_id"]))
     # a carrier menlook does not list: refused before anything is sent
     fake = FakeLengowHook(marketplaces=markets)
     with pytest.raises(MarketplaceRequestError) as err:
@@ -152,7 +152,7 @@ def test_menlook_requires_line_and_carrier_so_each_line_gets_its_ship_action():
         channel.cancel(raw["marketplace_order_id"])  # menlook has no cancel action
 
 
-@pytest.mark.parametrize("marketplace, carrier", [("galeries_lafayette", "CHRONOPOST"), ("cdiscount", "chronopost"), ("darty", "chronopost")])
+@pytest.mark.parametrize(("marketplace", "carrier"), [("galeries_lafayette", "CHRONOPOST"), ("cdiscount", "chronopost"), ("darty", "chronopost")])
 def test_marketplaces_without_required_line_get_one_action_per_order(marketplace, carrier):
     markets = reference(MARKETPLACES)
     spec = markets[marketplace]["orders"]["actions"]["ship"]
@@ -171,7 +171,7 @@ def test_reference_action_rows_count_as_sent_and_acknowledged():
     order_id = queued[0]["marketplace_order_id"]
     fake = FakeLengowHook(marketplaces=markets, actions=copy.deepcopy(queued))
     channel = LengowChannel(fake, "galeries_lafayette", "FR")
-    assert queued[0]["errors"] == "" and channel.package_confirmed(order_id, "1")  # "" is no error
+    assert queued[0]["errors"] == "" and channel.package_confirmed(_parcel(order_id))  # "" is no error
     channel.confirm_shipment(_ship(order_id, tracking=queued[0]["tracking_number"]), "LAPOSTE", None)
     assert fake.posts() == []  # Lengow holds this parcel already
     channel.confirm_shipment(_ship(order_id, tracking="ANOTHER-PARCEL"), "LAPOSTE", None)
@@ -298,3 +298,10 @@ def test_sandbox_action_rows_have_the_reference_keys(sandbox):
     accept = sandbox.post("/lengow/v3.0/orders/actions/",
                           json={**base, "marketplace_order_id": waiting["marketplace_order_id"], "action_type": "accept"})
     assert accept.status_code == 201 and _keys(accept.json()) == _keys(reference("lengow_action_post_cancel_response.json"))
+
+
+def _parcel(order_id: str):
+    from ordersync.model import Shipment
+
+    return Shipment(order_id=order_id, package_ref="1", carrier="LAPOSTE", tracking_number="tototo",
+                    ship_date=datetime(2026, 1, 1, tzinfo=UTC))

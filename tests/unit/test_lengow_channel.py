@@ -74,7 +74,7 @@ def channel(marketplace: str = "per_line", **hook) -> tuple[LengowChannel, FakeL
 # -- parsing ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, expected", [
+@pytest.mark.parametrize(("status", "expected"), [
     ("new", OrderStatus.AWAITING_RELEASE), ("accepted", OrderStatus.AWAITING_RELEASE),
     ("waiting_acceptance", OrderStatus.WAITING_ACCEPTANCE), ("waiting_shipment", OrderStatus.UNSHIPPED),
     ("shipped", OrderStatus.SHIPPED), ("closed", OrderStatus.SHIPPED), ("partial_refunded", OrderStatus.SHIPPED),
@@ -261,20 +261,20 @@ def test_a_queued_action_without_errors_counts_as_sent_an_errored_one_does_not()
 def test_a_lost_answer_is_checked_in_the_queue_before_anything_is_sent_again():
     ch, fake = channel(lose_posts=1)
     ch.confirm_shipment(_shipment(), "GLS", None)
-    assert [p["line"] for p in fake.posts()] == ["O-1-1", "O-1-2"] and fake.waits == [0]
+    assert [p["line"] for p in fake.posts()] == ["O-1-1", "O-1-2"] and fake.waits == []  # found in the queue: no wait, no resend
     ch, fake = channel(drop_posts=10)  # Lengow keeps failing: the task fails after the hook's retries
     with pytest.raises(MarketplaceUnavailable):
         ch.confirm_shipment(_shipment(), "GLS", None)
-    assert len(fake.posts()) == fake.max_retries + 1 and fake.actions == [] and fake.waits == [0, 1, 2]
+    assert len(fake.posts()) == fake.max_retries + 1 and fake.actions == [] and fake.waits == [1.0, 2.0, 4.0]
 
 
 def test_acknowledgements_and_package_confirmed_consider_every_line():
     ch, fake = channel(orders=[order()])
     ch.confirm_shipment(_shipment(items=(("O-1-1", 2),)), "GLS", None)
-    assert not ch.package_confirmed("O-1", "1")  # line O-1-2 has no ship action yet
+    assert not ch.package_confirmed(_parcel("O-1"))  # line O-1-2 has no ship action yet
     assert ch.acknowledgements(["O-1"]) == ([], {})  # queued, not processed yet
     ch.confirm_shipment(_shipment(items=(("O-1-2", 1),)), "GLS", None)
-    assert ch.package_confirmed("O-1", "1")
+    assert ch.package_confirmed(_parcel("O-1"))
     fake.actions[0]["processed"] = True
     assert ch.acknowledgements(["O-1"]) == ([], {})  # one line acknowledged, the other not yet
     fake.actions[1]["processed"] = True
@@ -311,3 +311,12 @@ def test_an_unknown_marketplace_is_a_clear_refusal():
     ch, _ = channel("galeries_lafayette")
     with pytest.raises(MarketplaceRequestError, match="no marketplace 'galeries_lafayette'"):
         ch.confirm_shipment(_shipment(), "GLS", None)
+
+
+def _parcel(order_id: str):
+    from datetime import datetime, timezone
+
+    from ordersync.model import Shipment
+
+    return Shipment(order_id=order_id, package_ref="1", carrier="LAPOSTE", tracking_number="T1",
+                    ship_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
