@@ -20,11 +20,12 @@ TEST_DB := ordersync_test_$(subst -,_,$(notdir $(CURDIR)))
 export ORDERSYNC_TEST_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/$(TEST_DB)
 export ORDERSYNC_TEST_MARIADB ?= mysql+pymysql://root@127.0.0.1:3306/$(TEST_DB)
 
-.PHONY: help venv demo test compose-check bench airflow lock clean
+.PHONY: help venv demo test lint compose-check bench airflow lock clean
 
 help:
 	@echo "make demo     venv + Airflow + sandbox marketplace, run every DAG, print what was imported"
-	@echo "make test     run the test suite"
+	@echo "make test     ruff + mypy, then the test suite"
+	@echo "make lint     ruff + mypy only"
 	@echo "make compose-check  docker-compose.yaml shape test (+ docker compose config when Docker exists)"
 	@echo "make simulate 14 days x 3 Amazon countries + Cdiscount through the DAGs with faults; prints lost/duplicated (all 0)"
 	@echo "make bench    benchmarks, printed as ratios against baselines measured in the same run"
@@ -43,7 +44,13 @@ venv: $(BIN)/.installed
 demo: venv
 	PATH="$(BIN):$$PATH" bash scripts/demo.sh
 
-test: venv
+# ruff (pyflakes, bugbear, pytest style) and mypy on the package come first: a lint error fails
+# make test like a failing test does
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: venv lint
 	$(BIN)/python -m pytest
 
 # No Docker engine on CI machines: the compose file is checked by a test that parses it.

@@ -266,10 +266,11 @@ def load_config(path: str | os.PathLike[str] | None = None, *, strict: bool | No
         problem, entry = _read_entry(path, index, item, defaults, keys, lengow)
         if entry is not None:
             parsed.append(entry)
-        elif strict:
-            raise ConfigError(problem)
-        else:
-            rejected.append(problem)
+            continue
+        message = problem or f"{path}: entry #{index + 1} could not be read"
+        if strict:
+            raise ConfigError(message)
+        rejected.append(message)
     return Config(entries=tuple(parsed), path=str(path), rejected=tuple(rejected))
 
 

@@ -40,7 +40,7 @@ class OrderSyncOperator(BaseOperator):
         package's ``include/marketplaces.yaml``.
     """
 
-    template_fields = ("entry_key", "config_path")
+    template_fields: tuple[str, ...] = ("entry_key", "config_path")
     step: str = ""
 
     def __init__(self, *, entry_key: str, config_path: str | None = None, **kwargs: Any):

@@ -37,7 +37,10 @@ def build_channel(entry: Entry, store: ShopStore | None = None) -> Channel:
     if entry.marketplace == "lengow":
         from ordersync.hooks.lengow import LengowHook
         from ordersync.channels.lengow import LengowChannel
+        from ordersync.config import ConfigError
 
+        if entry.lengow_marketplace is None:  # config validation requires it; say so if bypassed
+            raise ConfigError(f"{entry.key}: a lengow entry needs lengow_marketplace")
         return LengowChannel(LengowHook(entry.conn_id), entry.lengow_marketplace, entry.country, entry.page_size,
                              tracking_url=entry.tracking_url)
     raise ValueError(f"no channel for marketplace {entry.marketplace!r}")

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
+from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, items, mapping, parse_time
 from ordersync.errors import MarketplaceRequestError, MarketplaceUnavailable, UnsupportedAction
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, StagedOrder, Window
 
@@ -215,7 +215,7 @@ class CdiscountChannel:
             raise InvalidOrder("lines is missing or empty")
         parsed = [_line(item, i) for i, item in enumerate(items)]
         fulfillment = _fulfillment([(line.line_id, supply) for line, supply, _, _ in parsed])
-        billing = raw.get("billingAddress") if isinstance(raw.get("billingAddress"), dict) else {}
+        billing = mapping(raw.get("billingAddress"))
         email = billing.get("email")
         return MarketplaceOrder(
             marketplace=self.name,
@@ -422,7 +422,7 @@ def _staged_fulfillment(lines: list[dict[str, Any]]) -> Fulfillment:
 
 
 def _seller_line_ids(order: dict[str, Any]) -> list[str]:
-    lines = order.get("lines") if isinstance(order.get("lines"), list) else []
+    lines = items(order.get("lines"))
     return [
         line_id
         for line in lines
@@ -433,7 +433,7 @@ def _seller_line_ids(order: dict[str, Any]) -> list[str]:
 def _has_parcel(order: dict[str, Any], parcel_number: str | None) -> bool:
     if not parcel_number:
         return False
-    lines = order.get("lines") if isinstance(order.get("lines"), list) else []
+    lines = items(order.get("lines"))
     return any(
         isinstance(parcel, dict) and parcel.get("parcelNumber") == parcel_number
         for line in lines
@@ -446,7 +446,7 @@ def _person(raw: Any) -> str | None:
     """First and last name of an address (the company when there is no name)."""
     if not isinstance(raw, dict):
         return None
-    names = [raw.get(k) for k in ("firstName", "lastName") if isinstance(raw.get(k), str) and raw.get(k)]
+    names = [value for k in ("firstName", "lastName") if isinstance(value := raw.get(k), str) and value]
     if names:
         return " ".join(names)
     company = raw.get("companyName")

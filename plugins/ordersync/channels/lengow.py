@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
+from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, mapping, parse_time
 from ordersync.errors import MarketplaceRequestError, UnsupportedAction
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, StagedOrder, Window
 
@@ -226,8 +226,8 @@ class LengowChannel:
             live = [line for line, item in zip(lines, items, strict=True) if item.get("lengow_status") not in DROPPED_LINE_STATUSES]
             lines = live or lines  # every line cancelled but not the order: the order's status decides
         delivery = next((p["delivery"] for p in packages if isinstance(p.get("delivery"), dict)), None)
-        billing = raw.get("billing_address") if isinstance(raw.get("billing_address"), dict) else {}
-        contact = raw.get("contact_address") if isinstance(raw.get("contact_address"), dict) else {}
+        billing = mapping(raw.get("billing_address"))
+        contact = mapping(raw.get("contact_address"))
         buyer = _person(billing) or _person(contact) or (_person(delivery) if delivery else None)
         return MarketplaceOrder(
             marketplace=self.name,
@@ -285,7 +285,7 @@ class LengowChannel:
         if not isinstance(quantity, int) or isinstance(quantity, bool):
             raise InvalidOrder(f"{where}.quantity is not an integer: {quantity!r}")
         amount = decimal_amount(item.get("amount"), f"{where}.amount")  # Lengow's amount is the line total
-        merchant = item.get("merchant_product_id") if isinstance(item.get("merchant_product_id"), dict) else {}
+        merchant = mapping(item.get("merchant_product_id"))
         # Lengow could not tie the line to a product of the merchant's feed: the marketplace's own
         # product id is then the shop's reference (Lengow's plugins match on it the same way)
         sku = merchant.get("id") or item.get("marketplace_product_id")

@@ -47,3 +47,13 @@ def attempt(read: Callable[[], T]) -> T | None:
         return read()
     except (InvalidOrder, TypeError, ValueError, AttributeError, KeyError, ArithmeticError):
         return None
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` when the payload has an object there, else an empty one (read what is there)."""
+    return value if isinstance(value, dict) else {}
+
+
+def items(value: Any) -> list[Any]:
+    """``value`` when the payload has a list there, else an empty one."""
+    return value if isinstance(value, list) else []

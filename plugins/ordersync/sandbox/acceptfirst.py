@@ -89,7 +89,8 @@ class AcceptFirstWorld:
         return [None]
 
     def _generate(self) -> list[dict]:
-        rng, out = self._rng, []
+        rng = self._rng
+        out: list[dict] = []
         span = self.days * 86400
         for group in self.groups():
             count = self.days * self.orders_per_day
@@ -260,7 +261,8 @@ class AcceptFirstWorld:
                 unknown = [i for i in parcel.get("lines") or [] if i not in known]
                 if unknown:
                     problem = (400, "InvalidInput", f"unknown order lines {unknown}")
-            if problem:
+            if problem or order is None:
+                problem = problem or (404, "NotFound", f"order {order_id} not found")
                 self._actions.append({**record, "accepted": False, "error": problem[2]})
                 raise SandboxError(*problem)
             order["shipments"].append({**parcel, "at": self.now()})

@@ -207,10 +207,12 @@ async def search_orders(request: Request) -> JSONResponse:
         raise _bad("lastUpdatedBefore cannot be combined with createdAfter; use createdBefore.")
     if updated_after is not None and created_before is not None:
         raise _bad("createdBefore cannot be combined with lastUpdatedAfter; use lastUpdatedBefore.")
+    before_raw: str | None
     if created_after is not None:
         field, after_name, before_name, after_raw, before_raw = (
             "createdTime", "createdAfter", "createdBefore", created_after, created_before)
     else:
+        assert updated_after is not None  # exactly one of the two was given (checked above)
         field, after_name, before_name, after_raw, before_raw = (
             "lastUpdatedTime", "lastUpdatedAfter", "lastUpdatedBefore", updated_after, updated_before)
     after = _time(after_name, after_raw)
@@ -298,8 +300,8 @@ _ITEM_FIELDS = {"orderItemId", "quantity", "transparencyCodes"}
 def _record(order_id: str, body: object) -> dict:
     """What the admin API reports about a confirmation, read leniently from any body."""
     body = body if isinstance(body, dict) else {}
-    package = body.get("packageDetail") if isinstance(body.get("packageDetail"), dict) else {}
-    items = package.get("orderItems") if isinstance(package.get("orderItems"), list) else []
+    package = detail if isinstance(detail := body.get("packageDetail"), dict) else {}
+    items = listed if isinstance(listed := package.get("orderItems"), list) else []
     return {"orderId": order_id, "marketplaceId": body.get("marketplaceId"),
             **{k: package.get(k) for k in ("packageReferenceId", "carrierCode", "carrierName", "shippingMethod",
                                            "trackingNumber", "shipDate")},
@@ -307,12 +309,18 @@ def _record(order_id: str, body: object) -> dict:
                       for i in items if isinstance(i, dict)]}
 
 
-def _text(mapping: dict, name: str, required: bool = True) -> str | None:
+def _optional_text(mapping: dict, name: str, required: bool = False) -> str | None:
     value = mapping.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise _bad(f"{name} {'is required and ' if required else ''}must be a non-empty string.")
+    return value
+
+
+def _text(mapping: dict, name: str) -> str:
+    value = _optional_text(mapping, name, required=True)
+    assert value is not None  # required: _optional_text raised otherwise
     return value
 
 
@@ -336,14 +344,14 @@ def _parse_confirmation(body: object) -> tuple[str, dict]:
     if not ref.isdigit() or int(ref) <= 0:
         raise _bad(f"packageReferenceId must be a positive number (as a string), got '{ref}'.")
     carrier = _text(package, "carrierCode")
-    carrier_name = _text(package, "carrierName", required=carrier == "Other")
-    method = _text(package, "shippingMethod", required=False)
+    carrier_name = _optional_text(package, "carrierName", required=carrier == "Other")
+    method = _optional_text(package, "shippingMethod")
     tracking = _text(package, "trackingNumber")
     ship_raw = _text(package, "shipDate")
     if "T" not in ship_raw:
         raise _bad(f"shipDate must be an ISO 8601 date-time, got '{ship_raw}'.")
     ship_date = _time("shipDate", ship_raw)
-    _text(package, "shipFromSupplySourceId", required=False)
+    _optional_text(package, "shipFromSupplySourceId")
     lines = package.get("orderItems")
     if not isinstance(lines, list) or not lines:
         raise _bad("packageDetail.orderItems must list at least one order item.")

@@ -371,6 +371,8 @@ async def shipments(order_id: str, request: Request):
         neutral = {"tracking": parcel["parcelNumber"], "carrier": parcel["carrierName"], "url": parcel.get("trackingUrl"),
                    "lines": list(parcel["orderLineIds"])}
         order = world.ship(order_id, neutral, {"operation": "shipment", **parcel})
+    if order is None:  # no parcel and no such order: _parcel_errors refuses an empty array
+        raise Problem(404, "Not Found", f"order {order_id} not found")
     world.lose_answer("shipments")
     return JSONResponse(render(order), status_code=201)
 

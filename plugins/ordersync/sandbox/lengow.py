@@ -260,7 +260,8 @@ class LengowWorld(AcceptFirstWorld):
             line = body.get("line") or None
             record = {"operation": kind, "order_id": order_id, "line": line, "at": self.now(), "body": body}
             problem = self._problem(order, body, kind, line)
-            if problem:
+            if problem or order is None:
+                problem = problem or "unknown marketplace_order_id for this marketplace"
                 self._actions.append({**record, "accepted": False, "error": problem})
                 raise SandboxError(400, "InvalidAction", problem)
             now = self.now()
@@ -412,6 +413,7 @@ def render(order: dict) -> dict:
     for line in order["lines"]:
         product = _catalog_product(line["sku"])
         line_status = line.get("status") or status
+        merchant: dict[str, str | None]
         if line.get("sku_in_product_id", order.get("sku_in_product_id")):
             product_id, merchant = line["sku"], {"field": None, "id": None}
         else:

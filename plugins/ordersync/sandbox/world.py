@@ -267,8 +267,7 @@ class _OrderFactory:
                 "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": qty},
             })
         ship_days, deliver = (1, (2, 3)) if expedited else (2, (3, 5))
-        day_end = dict(hour=23, minute=59, second=59)
-        order = {"orderId": self.order_id(marketplace), "createdTime": iso(created), "lastUpdatedTime": iso(updated)}
+        order: dict[str, Any] = {"orderId": self.order_id(marketplace), "createdTime": iso(created), "lastUpdatedTime": iso(updated)}
         if prime:
             order["programs"] = ["PRIME"]
         order.update({
@@ -282,10 +281,10 @@ class _OrderFactory:
                 "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": fulfilled_by,
                 "fulfillmentServiceLevel": "EXPEDITED" if expedited else "STANDARD",
                 "shipByWindow": {"earliestDateTime": iso(created),
-                                 "latestDateTime": iso((created + timedelta(days=ship_days)).replace(**day_end))},
+                                 "latestDateTime": iso(_day_end(created + timedelta(days=ship_days)))},
                 "deliverByWindow": {
                     "earliestDateTime": iso((created + timedelta(days=deliver[0])).replace(hour=0, minute=0, second=0)),
-                    "latestDateTime": iso((created + timedelta(days=deliver[1])).replace(**day_end))},
+                    "latestDateTime": iso(_day_end(created + timedelta(days=deliver[1])))},
             },
             "orderItems": items,
         })
@@ -420,7 +419,7 @@ class World:
         with self._lock:
             for order in self._orders.values():
                 try:
-                    moment = parse_time(order.get(field))
+                    moment = parse_time(str(order.get(field)))
                 except (TypeError, ValueError):
                     continue  # a deliberately broken order cannot match a time window
                 if not after <= moment <= before:
@@ -592,3 +591,7 @@ def _get(mapping: Any, *path: str) -> Any:
             return None
         mapping = mapping.get(key)
     return mapping
+
+
+def _day_end(moment: datetime) -> datetime:
+    return moment.replace(hour=23, minute=59, second=59)

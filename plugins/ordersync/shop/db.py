@@ -42,6 +42,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     if not rows:
         return
     name = conn.dialect.name
+    stmt: Any  # each dialect's own Insert construct
     if name == "postgresql":
         stmt = postgresql.insert(table).on_conflict_do_nothing()
     elif name == "sqlite":

@@ -45,7 +45,10 @@ def current_revision(engine_or_conn: Engine | Connection) -> str | None:
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # the package ships its revisions: none means a broken install
+        raise RuntimeError("ordersync's shop migrations are missing from the package")
+    return head
 
 
 @contextmanager

@@ -82,8 +82,8 @@ def catalog_for(store: ShopStore, entry: Entry, orders: list[MarketplaceOrder]) 
     if entry.import_fba and entry.fba_placeholder and any(o.is_fba for o in orders):
         placeholder = store.fba_placeholder()
     return rules.Catalog(
-        by_key=store.products_by(entry.sku_source, (line.sku for line in lines)),
-        by_asin=store.products_by("asin", (line.asin for line in lines)) if asin_first else {},
+        by_key=store.products_by(entry.sku_source, (line.sku for line in lines if line.sku)),
+        by_asin=store.products_by("asin", (line.asin for line in lines if line.asin)) if asin_first else {},
         placeholder=placeholder,
     )
 

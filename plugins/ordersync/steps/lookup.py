@@ -50,8 +50,7 @@ def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now
     """
     counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
               "fba_found": 0, "onboarded": 0}
-    accept_first = isinstance(channel, AcceptFirstChannel)
-    if accept_first:
+    if isinstance(channel, AcceptFirstChannel):
         counts["waiting_listed"] = 0
     now = now or utcnow()
     first_run = entry.onboarding == "unshipped" and not store.has_lookup(entry.key)
@@ -82,7 +81,7 @@ def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now
             # would cost days of pages per run against searchOrders' 0.0056/s regional plan.
             fba = Window(effective.start - extra, effective.end - extra)
             counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
-    if accept_first:
+    if isinstance(channel, AcceptFirstChannel):
         # accept-first channels: every order still waiting for an answer, whatever its dates
         counts["waiting_listed"] = stage_all(channel.waiting_pages())
     if first_run:
