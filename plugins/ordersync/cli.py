@@ -22,13 +22,31 @@ from sqlalchemy import text
 
 
 def _store(url: str | None):
+    from ordersync.hooks.shop import ShopDatabaseHook
     from ordersync.shop.store import ShopStore
 
     if url is None:
-        from ordersync.hooks import ShopDatabaseHook
-
-        url = ShopDatabaseHook().get_url()
+        url = shop_url_outside_a_task(ShopDatabaseHook.default_conn_name)
     return ShopStore.from_url(url)
+
+
+def shop_url_outside_a_task(conn_id: str) -> str:
+    """The shop connection's URL for a command run by hand: Airflow's task SDK reads connections
+    through the API server inside tasks only, so here the metadata database (and environment and
+    secrets backends) are asked through Airflow's own model, as the ``airflow`` CLI does."""
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.models.connection import Connection
+
+    from ordersync.errors import MissingConnection
+    from ordersync.hooks.shop import connection_url
+
+    try:
+        return connection_url(Connection.get_connection_from_secrets(conn_id))
+    except AirflowNotFoundException:
+        raise MissingConnection(
+            f"shop database connection {conn_id!r} does not exist: create it (python -m ordersync demo "
+            "connections for the demo, or airflow connections add), or pass --url"
+        ) from None
 
 
 def summary_rows(store) -> list[dict]:
