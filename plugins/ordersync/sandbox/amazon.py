@@ -192,13 +192,9 @@ def _read_page_token(secret: bytes, token: str) -> dict | None:
         return None
 
 
-@router.get("/orders/2026-01-01/orders")
-async def search_orders(request: Request) -> JSONResponse:
-    """searchOrders: orders in a created or last-updated window, filtered and paged."""
-    world = _world(request)
-    world.count("searchOrders")
-    _authorize(request)
-    _only_known(request, _SEARCH_PARAMS)
+def _search_window(request: Request, world) -> tuple[str, str, str, datetime, datetime | None, datetime]:
+    """searchOrders' window: the field it is on, the names of its bounds, the bounds, and the
+    latest moment Amazon lets a request read (two minutes ago)."""
     created_after, created_before = _single(request, "createdAfter"), _single(request, "createdBefore")
     updated_after, updated_before = _single(request, "lastUpdatedAfter"), _single(request, "lastUpdatedBefore")
     if (created_after is None) == (updated_after is None):
@@ -224,7 +220,11 @@ async def search_orders(request: Request) -> JSONResponse:
                        f"(latest allowed now: {iso(latest)}).")
         if before < after:
             raise _bad(f"{before_name} must be equal to or after {after_name}.")
+    return field, after_name, before_name, after, before, latest
 
+
+def _search_filters(request: Request) -> tuple[list[str], list[str], set[str], list[str], int]:
+    """searchOrders' filters: statuses, fulfilledBy, includedData, marketplace ids, page size."""
     statuses = _multi(request, "fulfillmentStatuses", FULFILLMENT_STATUSES)
     fulfilled_by = _multi(request, "fulfilledBy", FULFILLED_BY)
     included = set(_multi(request, "includedData", INCLUDED_DATA))
@@ -241,6 +241,19 @@ async def search_orders(request: Request) -> JSONResponse:
         raise _bad(f"maxResultsPerPage must be an integer between 1 and 100, got '{size_raw}'.") from None
     if not 1 <= size <= 100:
         raise _bad(f"maxResultsPerPage must be between 1 and 100, got {size}.")
+
+    return statuses, fulfilled_by, included, marketplace_ids, size
+
+
+@router.get("/orders/2026-01-01/orders")
+async def search_orders(request: Request) -> JSONResponse:
+    """searchOrders: orders in a created or last-updated window, filtered and paged."""
+    world = _world(request)
+    world.count("searchOrders")
+    _authorize(request)
+    _only_known(request, _SEARCH_PARAMS)
+    field, after_name, before_name, after, before, latest = _search_window(request, world)
+    statuses, fulfilled_by, included, marketplace_ids, size = _search_filters(request)
 
     # Every parameter except maxResultsPerPage and includedData must repeat on the next pages.
     fingerprint = hashlib.sha256(json.dumps(

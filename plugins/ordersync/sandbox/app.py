@@ -89,6 +89,18 @@ def create_app(
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
         return response
 
+    _error_handlers(app)
+    app.include_router(amazon.router)
+    app.include_router(admin.router)
+    app.include_router(cdiscount.router)
+    app.include_router(cdiscount.admin)
+    app.include_router(lengow.router)
+    app.include_router(lengow.admin)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error answered in Amazon's shape (the accept-first channels' routes answer their own)."""
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
         return error_response(exc)
@@ -105,11 +117,3 @@ def create_app(
     @app.exception_handler(SandboxError)
     async def channel_error(request: Request, exc: SandboxError):
         return JSONResponse({"errors": [{"code": exc.code, "message": exc.message}]}, status_code=exc.status)
-
-    app.include_router(amazon.router)
-    app.include_router(admin.router)
-    app.include_router(cdiscount.router)
-    app.include_router(cdiscount.admin)
-    app.include_router(lengow.router)
-    app.include_router(lengow.admin)
-    return app

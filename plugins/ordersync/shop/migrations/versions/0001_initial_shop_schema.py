@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade() -> None:  # long by nature: the tables of one revision, listed (no logic to split)
 
     op.create_table(
         "customers",

@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade() -> None:  # long by nature: the tables of one revision, listed (no logic to split)
     op.create_table('sync_state',
     sa.Column('entry', sa.String(length=64), nullable=False),
     sa.Column('marketplace', sa.String(length=16), nullable=False),
