@@ -148,7 +148,9 @@ class ImportOrdersOperator(OrderSyncOperator):
     def run_step(self, entry, store, context):
         from ordersync import steps
 
-        return steps.import_orders(self.channel(entry, store), store, entry), None
+        counts = steps.import_orders(self.channel(entry, store), store, entry)
+        tell_outlets(context, self.outlets, {"entry": entry.key, **counts})
+        return counts, None
 
 
 class FulfillOrdersOperator(OrderSyncOperator):
@@ -211,6 +213,7 @@ class RecoverySummaryOperator(BaseOperator):
                 continue
             for key, value in counts.items():
                 totals[key] = totals.get(key, 0) + value
+        tell_outlets(context, self.outlets, totals)
         return totals
 
 
@@ -299,6 +302,16 @@ class ReconciliationCheckOperator(BaseOperator):
         totals = context["ti"].xcom_pull(task_ids=self.report_task_id) or {}
         reconcile.check(totals)
         return {"gaps": 0}
+
+
+def tell_outlets(context: Any, outlets: list[Any], extra: dict[str, Any]) -> None:
+    """Put the task's counts (never buyer data) on the asset events it emits, so the asset's page
+    and whatever the event triggers see what changed."""
+    events = context.get("outlet_events")
+    if events is None:
+        return
+    for asset in outlets or []:
+        events[asset].extra = dict(extra)
 
 
 def reports_folder(reports_dir: str | None, shop_conn_id: str, shops: int):

@@ -294,3 +294,18 @@ def test_recovery_imports_what_windows_missed_and_carries_drift_once(world):
     assert xcom["amazon_it.doublecheck"]["status_updates"] == 0
     assert store.count("stock_moves") == moves and store.count("orders") == orders_after
     assert sandbox.get_admin("/requests")["getOrder"] == get_orders  # listings only, no per-order call
+
+
+def test_import_asset_events_carry_the_entry_and_its_counts(world):
+    """The asset page shows what each import changed; the counts only, never buyer data."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "ordersync_orders_imported", AssetEvent.source_dag_id == DAG_ID)
+        ).all()
+        extras = [event.extra for event in events]
+    assert extras and all(e.get("entry") == "amazon_it" and "imported" in e and "not_imported" in e for e in extras)
+    assert not any(key in e for e in extras for key in ("buyer_name", "buyer_email", "address"))
