@@ -13,6 +13,11 @@ airflow pools import "$AIRFLOW_HOME/pools.json" > /dev/null
 python -m ordersync demo seed-products
 start_sandbox
 trap stop_sandbox EXIT
-echo "Airflow UI: http://localhost:8080  user: admin"
+# The UI's port: AIRFLOW__API__PORT (default 8080). Tasks reach the execution API through
+# AIRFLOW__API__BASE_URL, so it must follow the port or every task fails with "connection refused".
+API_PORT="${AIRFLOW__API__PORT:-8080}"
+export AIRFLOW__API__PORT="$API_PORT"
+export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$API_PORT}"
+echo "Airflow UI: $AIRFLOW__API__BASE_URL  user: admin"
 echo "password: in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated (written at first start)"
 airflow standalone
