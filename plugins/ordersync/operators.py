@@ -245,6 +245,17 @@ class ManualActionOperator(OrderSyncOperator):
             list(params.get("order_ids") or []),
             params.get("shop_order_number") or None,
         )
+        missing = counts.get("missing_ids") or []
+        if missing and len(missing) == counts["orders"]:
+            # nothing happened: a green run here would tell the merchant it did
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"{entry.key}: none of the orders exists on {entry.marketplace}: {', '.join(missing)}"
+            )
+        if missing:
+            self.log.warning("%s: %d of %d orders not found on %s: %s", entry.key, len(missing), counts["orders"],
+                             entry.marketplace, ", ".join(missing))
         return counts, None
 
 

@@ -203,8 +203,12 @@ def test_manual_actions_through_the_trigger_form_are_idempotent(world):
     old = add_order(sandbox, "OS-MUG-RED", long_ago)
     assert action("import", [old])["imported"] == 1
     again = action("import", [old, "999-0000000-0000000"])
-    assert again["imported"] == 0 and again["missing"] == 1
+    assert again["imported"] == 0 and again["missing"] == 1 and again["missing_ids"] == ["999-0000000-0000000"]
     assert store.count("orders", marketplace_order_id=old) == 1
+    # none of the named orders exists: the run fails (a green run would say something happened)
+    state, _ = run_dag(datetime.now(timezone.utc), "ordersync_actions",
+                       {"entry": "amazon_it", "action": "import", "order_ids": ["999-0000000-0000001"]})
+    assert state == "failed"
 
     # an order set aside for an unknown product: add the product, re-import it
     missing_sku = add_order(sandbox, "OS-CLOCK-WALL", long_ago)

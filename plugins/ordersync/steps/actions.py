@@ -76,7 +76,8 @@ def _answer(channel: Channel, store: ShopStore, entry: Entry, ids: list[str], ac
     store.stage(entry.marketplace, entry.country, staged)
     result = accept(channel, store, entry, order_ids=ids, decision=action)
     not_waiting = len(ids) - len(missing) - sum(result[k] for k in ACCEPT_COUNTS)
-    return {"fetched": len(staged), "missing": len(missing), **result, "not_waiting": not_waiting}
+    return {"fetched": len(staged), "missing": len(missing), "missing_ids": sorted(missing), **result,
+            "not_waiting": not_waiting}
 
 
 def _import(channel: Channel, store: ShopStore, entry: Entry, ids: list[str], action: str,
@@ -85,7 +86,7 @@ def _import(channel: Channel, store: ShopStore, entry: Entry, ids: list[str], ac
     mp, country = entry.marketplace, entry.country
     staged, missing = channel.fetch(ids)
     store.stage(mp, country, staged)
-    counts: dict[str, Any] = {"fetched": len(staged), "missing": len(missing)}
+    counts: dict[str, Any] = {"fetched": len(staged), "missing": len(missing), "missing_ids": sorted(missing)}
     for order_id in missing:
         log.warning("%s: order %s not found on the marketplace", entry.key, order_id)
     if action == "reimport":
