@@ -6,7 +6,10 @@ and the key (ORDERSYNC_STRICT_CONFIG=1: the whole file fails instead). (Airflow'
 parses files that mention both "airflow" and "dag", as this docstring does.)
 """
 
+from airflow.sdk import get_parsing_context
+
 from ordersync.config import load_config
 from ordersync.factory import build_dags
 
-globals().update(build_dags(load_config()))
+# a task process builds only the DAG it runs; the dag-processor (no context) builds them all
+globals().update(build_dags(load_config(), only=get_parsing_context().dag_id))

@@ -224,8 +224,23 @@ Writes the `reconciliation` table, a CSV and an HTML page (path in the `report` 
     return dag
 
 
-def build_dags(config: Config) -> dict[str, DAG]:
-    """Every enabled entry's DAG, and the manual-actions, recovery and reconciliation DAGs, by DAG id."""
+def build_dags(config: Config, only: str | None = None) -> dict[str, DAG]:
+    """Every enabled entry's DAG, and the manual-actions, recovery and reconciliation DAGs, by DAG id.
+
+    ``only`` is the DAG a task process runs (Airflow's parsing context): then only that DAG is
+    built, not every entry's (a task of a 200-entry config would otherwise build 203 DAGs to run
+    one). An id that names none of them builds them all, as the dag-processor needs.
+    """
+    if only is not None:
+        for entry in config.enabled:
+            if entry.dag_id == only:
+                return {only: build_entry_dag(entry, config.path)}
+        shared = {ACTIONS_DAG_ID: build_actions_dag, RECOVERY_DAG_ID: build_recovery_dag,
+                  RECONCILIATION_DAG_ID: build_reconciliation_dag}
+        if only in shared and config.enabled:
+            dag = shared[only](config)
+            if dag is not None:
+                return {only: dag}
     dags = {entry.dag_id: build_entry_dag(entry, config.path) for entry in config.enabled}
     extras = (build_recovery_dag(config), build_reconciliation_dag(config)) if config.enabled else ()
     for extra in (build_actions_dag(config), *extras):

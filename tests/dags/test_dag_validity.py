@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -165,3 +166,29 @@ def test_two_hundred_entries_import_nothing_heavy(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     count, _, heavy = out.stdout.strip().splitlines()[-1].partition(" ")
     assert int(count) == 200 and heavy == "", out.stdout
+
+
+def test_a_task_process_builds_only_its_own_dag(tmp_path):
+    """Airflow's parsing context names the DAG a task runs: the file builds that one only."""
+    from tests.helpers.configs import write_config
+
+    config = write_config(tmp_path / "marketplaces.yaml", 200)
+    code = textwrap.dedent(
+        """
+        import runpy
+        from airflow.sdk import DAG
+        names = {k for k, v in runpy.run_path(%r).items() if isinstance(v, DAG)}
+        print(len(names), sorted(names)[:3])
+        """ % str(REPO / "dags" / "ordersync_dags.py")
+    )
+    env = {**os.environ, "ORDERSYNC_CONFIG": str(config)}
+    entry = load_config(config).enabled[7].dag_id
+    counts = {}
+    for dag_id in (None, entry, "ordersync_recovery", "no_such_dag"):
+        run_env = {**env, **({"_AIRFLOW_PARSING_CONTEXT_DAG_ID": dag_id} if dag_id else {})}
+        out = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, check=True)
+        counts[dag_id] = out.stdout.strip().splitlines()[-1]
+    assert counts[None].startswith("203 ")  # the dag-processor: every entry + actions, recovery, reconciliation
+    assert counts[entry] == f"1 ['{entry}']"
+    assert counts["ordersync_recovery"] == "1 ['ordersync_recovery']"
+    assert counts["no_such_dag"].startswith("203 ")
