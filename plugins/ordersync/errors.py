@@ -28,6 +28,11 @@ class MarketplaceRequestError(MarketplaceError):
         self.status, self.code, self.message = status, code, message
 
 
+class BadActionRequest(ValueError):
+    """A manual action asked for something that cannot be done as asked (unknown action, no order
+    ids, ids not in the marketplace's format): the merchant must correct the request."""
+
+
 class UnsupportedAction(MarketplaceError):
     """The marketplace has no such action (e.g. a cancel on Cdiscount): a person asked for it."""
 

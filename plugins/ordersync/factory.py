@@ -126,7 +126,13 @@ def build_actions_dag(config: Config) -> DAG | None:
         params={
             "entry": Param(keys[0], type="string", enum=keys, description="marketplace x country entry"),
             "action": Param("import", type="string", enum=list(ACTIONS), description="what to do"),
-            "order_ids": Param([], type="array", items={"type": "string"}, description="marketplace order ids, one per line"),
+            "order_ids": Param(
+                [], type="array", minItems=1,
+                # no spaces, at most 64 printable characters; each marketplace's own format
+                # (Amazon 402-1234567-1234567) is checked when the run starts
+                items={"type": "string", "pattern": "^[!-~]{1,64}$"},
+                description="marketplace order ids, one per line (Amazon: 402-1234567-1234567)",
+            ),
             "shop_order_number": Param(None, type=["null", "string"], description="resync_mapping of one order: the shop's order number"),
         },
     ) as dag:

@@ -22,11 +22,11 @@ def person_must_fix():
     connection, wrong credentials, a config error, an action the marketplace lacks): retrying
     would only delay the alert. Network and 5xx errors keep their retries."""
     from ordersync.config import ConfigError
-    from ordersync.errors import MarketplaceAuthError, MissingConnection, UnsupportedAction
+    from ordersync.errors import BadActionRequest, MarketplaceAuthError, MissingConnection, UnsupportedAction
 
     try:
         yield
-    except (MissingConnection, MarketplaceAuthError, ConfigError, UnsupportedAction) as exc:
+    except (MissingConnection, MarketplaceAuthError, ConfigError, UnsupportedAction, BadActionRequest) as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(str(exc)) from None

@@ -129,3 +129,14 @@ def test_shop_test_connection_reports_the_schema(monkeypatch, tmp_path):
                                                              "login": "u", "password": "hunter22", "schema": "x"}))
     ok, message = ShopDatabaseHook("shop_bad").test_connection()
     assert not ok and "hunter22" not in message
+
+
+def test_manual_actions_refuse_ids_not_in_the_marketplace_format():
+    from ordersync.channels.amazon import AmazonChannel
+    from ordersync.errors import BadActionRequest
+
+    with pytest.raises(BadActionRequest, match=r"not amazon order ids: 12345, 402-1234567-123 \(expected"):
+        steps.manual_action(AmazonChannel(None, "IT"), None, ENTRY, "import",  # type: ignore[arg-type]
+                            ["402-1234567-1234567", "12345", "402-1234567-123"])
+    with pytest.raises(BadActionRequest, match="order_ids is empty"):
+        steps.manual_action(AmazonChannel(None, "IT"), None, ENTRY, "import", [" "])  # type: ignore[arg-type]

@@ -64,6 +64,7 @@ class AmazonChannel:
     """
 
     name = "amazon"
+    order_id_pattern = r"\d{3}-\d{7}-\d{7}"  # e.g. 402-1234567-1234567 (SP-API's documented form)
 
     def __init__(self, hook: Any, country: str, page_size: int = 100):
         self.hook = hook

@@ -23,6 +23,7 @@ class Channel(Protocol):
 
     name: str  # "amazon", "cdiscount", "lengow": the shop's marketplace column
     country: str
+    order_id_pattern: str  # regular expression of the marketplace's order ids (manual actions check them)
 
     def clamp(self, window: Window, now: datetime) -> Window | None:
         """The part of ``window`` the marketplace lets us read now; None when nothing yet."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from ordersync.channels.contract import AcceptFirstChannel, Channel
 from ordersync.channels.parsing import InvalidOrder
-from ordersync.errors import UnsupportedAction
+from ordersync.errors import BadActionRequest, UnsupportedAction
 from ordersync.shop.store import ShopStore
 from ordersync.steps.accept import ACCEPT_COUNTS, accept
 from ordersync.steps.fulfillment import fulfill
@@ -40,11 +41,16 @@ def manual_action(
     """
     ids = sorted({str(i).strip() for i in order_ids or [] if str(i).strip()})
     if action not in MANUAL_ACTIONS:
-        raise ValueError(f"unknown action {action!r}; one of {', '.join(MANUAL_ACTIONS)}")
+        raise BadActionRequest(f"unknown action {action!r}; one of {', '.join(MANUAL_ACTIONS)}")
     if not ids:
-        raise ValueError("order_ids is empty: name the marketplace orders to act on")
+        raise BadActionRequest("order_ids is empty: name the marketplace orders to act on")
     if shop_order_number and (action != "resync_mapping" or len(ids) != 1):
-        raise ValueError("shop_order_number goes with resync_mapping and exactly one order id")
+        raise BadActionRequest("shop_order_number goes with resync_mapping and exactly one order id")
+    malformed = [i for i in ids if not re.fullmatch(channel.order_id_pattern, i)]
+    if malformed:
+        raise BadActionRequest(
+            f"{entry.key}: not {entry.marketplace} order ids: {', '.join(malformed)} (expected {channel.order_id_pattern})"
+        )
     counts: dict[str, Any] = {"action": action, "orders": len(ids)}
     if action == "cancel":
         counts["cancel_requested"] = _cancel(channel, entry, ids)
