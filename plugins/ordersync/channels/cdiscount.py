@@ -15,6 +15,10 @@ and public clients; no complete official payload exists). In short:
   takes a JSON array of parcels.
 
 Points the reference leaves open are marked "unconfirmed" where they are decided.
+
+Over 400 lines on purpose: every field Octopia's reference lists, with its unconfirmed
+alternatives, is read in this one module beside the calls that answer and ship, so one contract is
+checked in one place against ``../shared/reference/octopia``.
 """
 
 from __future__ import annotations

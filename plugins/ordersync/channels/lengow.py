@@ -14,6 +14,10 @@ is read before every POST so an action is never queued twice; Lengow forwards it
 marketplace, which acknowledges it later (``processed``) or never (``errors``).
 
 Decisions where the reference is silent are marked "choice:" below.
+
+Over 400 lines on purpose: Lengow's actions depend on each marketplace's rules and on the
+order's lines as the listing reads them (per-line actions, their queue, their acknowledgements),
+so reading orders and acting on them stay in one module.
 """
 
 from __future__ import annotations

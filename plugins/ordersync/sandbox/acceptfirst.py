@@ -310,7 +310,7 @@ def _time(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
 
 
-def admin_router(channel: str, world_of: Callable[[Request], AcceptFirstWorld], render: Callable[[dict], dict]) -> APIRouter:
+def admin_router(channel: str, world_of: Callable[[Request], AcceptFirstWorld], render: Callable[[dict], dict]) -> APIRouter:  # one route per control: listing them is the length
     """The test and simulation controls of an accept-first channel, under ``/_admin/<channel>``."""
     admin = APIRouter(prefix=f"/_admin/{channel}")
 

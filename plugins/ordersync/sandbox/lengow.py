@@ -95,7 +95,7 @@ def _address(order: dict, kind: str) -> dict:
     return body
 
 
-def render(order: dict) -> dict:
+def render(order: dict) -> dict:  # long by nature: every key of the reference order, in its order
     """The neutral sandbox order as a Lengow ``GET /v3.0/orders`` result."""
     status = WIRE_STATUS[order["status"]]
     if order["bad"] == "unknown_status":
