@@ -8,7 +8,6 @@ with a chart per entry. pandas is imported here only, never at DAG parse time.
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -146,59 +145,9 @@ def write_files(report: Report, folder: Path) -> dict[str, Path]:
 
 
 def render_html(report: Report) -> str:
-    totals = report.totals()
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>ordersync reconciliation</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
-        ".gap{background:#fdd}</style></head><body>",
-        f"<h1>Reconciliation</h1><p>Generated {report.generated_at:%Y-%m-%d %H:%M} UTC. "
-        f"Orders lost: <b>{totals['unexplained']}</b>, duplicated: <b>{totals['duplicated_orders']}</b>, "
-        f"stock moves duplicated: <b>{totals['duplicated_moves']}</b>, confirmations sent twice: "
-        f"<b>{totals['confirmed_twice']}</b>.</p>",
-    ]
-    for entry, frame in report.days.groupby("entry"):
-        parts.append(f"<h2>{html.escape(str(entry))}</h2>")
-        parts.append(_chart(frame))
-        parts.append(_table(frame))
-        reasons = report.reasons[report.reasons["entry"] == entry]
-        if len(reasons):
-            parts.append("<p>Not imported: " + ", ".join(
-                f"{html.escape(str(r['reason']))} {int(r['orders'])}" for r in reasons.to_dict("records")) + "</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    from ordersync import report_html
 
-
-def _table(frame) -> str:
-    cols = ["day", *COUNTS]
-    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
-    body = []
-    for r in frame.to_dict("records"):
-        cells = "".join(
-            f"<td class='{'gap' if c in GAPS and r[c] else ''}'>{html.escape(str(r[c]))}</td>" for c in cols
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def _chart(frame, width: int = 640, height: int = 160) -> str:
-    """Imported vs missing per day as an inline SVG bar chart (no plotting library needed)."""
-    records = frame.to_dict("records")
-    top = max([r["expected"] for r in records] + [1])
-    step = width / max(len(records), 1)
-    bars = []
-    for i, r in enumerate(records):
-        x = i * step
-        h_imp = (height - 20) * r["imported"] / top
-        h_mis = (height - 20) * r["missing"] / top
-        bars.append(
-            f"<rect x='{x + 2:.1f}' y='{height - 20 - h_imp:.1f}' width='{step / 2 - 2:.1f}' height='{h_imp:.1f}' fill='#4a8'>"
-            f"<title>{r['day']}: {r['imported']} imported</title></rect>"
-            f"<rect x='{x + step / 2:.1f}' y='{height - 20 - h_mis:.1f}' width='{step / 2 - 2:.1f}' height='{h_mis:.1f}' fill='#d54'>"
-            f"<title>{r['day']}: {r['missing']} missing</title></rect>"
-            f"<text x='{x + 2:.1f}' y='{height - 5}' font-size='9'>{r['day'][5:]}</text>"
-        )
-    return f"<svg width='{width}' height='{height}' role='img' aria-label='imported vs missing per day'>{''.join(bars)}</svg>"
+    return report_html.render(report.days, report.reasons, report.generated_at, report.totals())
 
 
 def reconcile(store: ShopStore, entries: list[Any], folder: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     0: ("model", "errors", "marketplaces", "sql", "channels.parsing", "shop.schema", "shop.engine", "shop.migrate"),
     1: ("channels.contract", "rules", "config", "pools", "ratelimit", "shop", "shop.*"),
     2: ("channels.amazon", "channels.cdiscount", "channels.lengow"),
-    3: ("steps", "steps.*", "reconcile"),
+    3: ("steps", "steps.*", "reconcile", "report_html"),
     4: ("hooks", "hooks.*"),  # Airflow's HTTP provider and connections
     5: ("channels", "operators", "assets", "demo", "cli", "provider", "__main__", "__init__"),
     6: ("factory",),

@@ -41,7 +41,11 @@ def test_clean_shop_reconciles_with_reasons_and_no_gaps(synced, tmp_path):
     assert totals["duplicated_orders"] == totals["duplicated_moves"] == totals["confirmed_twice"] == 0
     reconcile.check(totals)  # no gap: does not raise
     html = (tmp_path / "reconciliation_latest.html").read_text()
-    assert "amazon_it" in html and "<svg" in html and "no_matching_product 1" in html
+    assert "amazon_it" in html and "<svg" in html and "no_matching_product: 1" in html
+    # readable without hovering: a legend, values on the bars, every column explained, what to do
+    assert "class='legend'" in html and "text-anchor='middle'>1</text>" in html
+    assert "What the columns mean" in html and "shipped elsewhere" in html
+    assert "not imported: 1</b>" in html and "To do:</i> fix what the reason says" in html
     assert (tmp_path / "reconciliation_latest.csv").read_text().startswith("entry,marketplace,country,day")
     assert store.count("reconciliation") == 1
     reconcile.reconcile(store, [ENTRY], tmp_path)  # a second report replaces its rows
