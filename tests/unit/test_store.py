@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -209,3 +210,19 @@ def test_only_orders_in_exactly_the_shipped_status_are_confirmed(stocked):
                 .values(status=status, carrier="brt", tracking_number=f"T-{oid}", shipped_at=T0)
             )
     assert [i.order_id for i in stocked.shipments_to_confirm("amazon", "IT", "shipped")] == ["405-0"]
+
+
+def test_a_status_update_counts_only_when_the_status_changed(stocked):
+    order = make_order("407-1", ("L1", "MUG", 1))
+    stocked.write_orders("amazon", "IT", plans_for(stocked, [order]).plans)
+    # the same copy read again (a recovery over synced days): no update
+    assert stocked.update_orders("amazon", "IT", [order]) == 0
+    # a newer copy with the same status: still no status update
+    later = replace(order, last_updated=order.last_updated + timedelta(hours=1))
+    assert stocked.update_orders("amazon", "IT", [later]) == 0
+    # shipped on the marketplace: one update, once
+    shipped = replace(later, status=OrderStatus.SHIPPED, last_updated=later.last_updated + timedelta(hours=1))
+    assert stocked.update_orders("amazon", "IT", [shipped]) == 1
+    assert stocked.update_orders("amazon", "IT", [shipped]) == 0
+    # an older copy never brings the old status back
+    assert stocked.update_orders("amazon", "IT", [later]) == 0

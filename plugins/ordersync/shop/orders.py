@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from ordersync.model import CancelResult, ImportPlan, MarketplaceOrder, WriteResult
 from ordersync.shop import schema as t
@@ -142,19 +142,22 @@ class Orders(StoreBase):
             {"oid": o.order_id, "st": o.status.value, "upd": o.last_updated}
             for o in sorted({o.order_id: o for o in orders}.values(), key=lambda o: o.order_id)
         ]
-        # one executemany; the guard keeps an older copy from overwriting a newer status
+        # executemany; the guard keeps an older copy from overwriting a newer status. Only a status
+        # that really changed counts (a copy read again with the same status is no update); the
+        # same status with a newer time only moves the guard's timestamp.
+        mine = (oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id == bindparam("oid"),
+                oc.marketplace_updated_at <= bindparam("upd"), oc.cancelled_at.is_(None))
         changed = conn.execute(
             update(t.orders)
-            .where(
-                oc.marketplace == marketplace,
-                oc.country == country,
-                oc.marketplace_order_id == bindparam("oid"),
-                oc.marketplace_updated_at <= bindparam("upd"),
-                oc.cancelled_at.is_(None),
-            )
+            .where(*mine, or_(oc.marketplace_status.is_(None), oc.marketplace_status != bindparam("st")))
             .values(marketplace_status=bindparam("st"), marketplace_updated_at=bindparam("upd"), updated_at=utcnow()),
             rows,
         ).rowcount
+        conn.execute(
+            update(t.orders).where(*mine, oc.marketplace_updated_at < bindparam("upd"))
+            .values(marketplace_updated_at=bindparam("upd")),
+            rows,
+        )
         conn.execute(
             update(t.inbox)
             .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_([r["oid"] for r in rows]))
