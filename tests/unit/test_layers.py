@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "ordersync"
 # rank: modules (a trailing ".*" takes a whole sub-package)
 LAYERS: dict[int, tuple[str, ...]] = {
     0: ("model", "errors", "marketplaces", "sql", "channels.parsing", "shop.schema", "shop.engine", "shop.migrate"),
-    1: ("channels.contract", "rules", "config", "pools", "ratelimit", "shop", "shop.*"),
+    1: ("channels.contract", "rules", "validation", "config", "pools", "ratelimit", "shop", "shop.*"),
     2: ("channels.amazon", "channels.cdiscount", "channels.lengow"),
     3: ("steps", "steps.*", "reconcile", "report_html"),
     4: ("hooks", "hooks.*"),  # Airflow's HTTP provider and connections

@@ -11,7 +11,15 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, parse_time
+from ordersync.channels.parsing import (
+    InvalidOrder,
+    attempt,
+    decimal_amount,
+    iso,
+    parse_time,
+    read_safely,
+    stage_safely,
+)
 from ordersync.errors import MarketplaceRequestError
 from ordersync.marketplaces import AmazonMarketplace, amazon_marketplace
 from ordersync.model import (
@@ -117,8 +125,10 @@ class AmazonChannel:
                 self.restarts += 1
                 params = self._search_params(by, start, end, fulfilled_by, statuses)
                 continue
-            raws = [raw for raw in body.get("orders", []) if isinstance(raw, dict)]
-            yield [self.stage(raw) for raw in raws]
+            entries = body.get("orders") or []
+            entries = entries if isinstance(entries, list) else [entries]
+            raws = [raw for raw in entries if isinstance(raw, dict)]
+            yield [self.stage(raw) for raw in entries]  # a non-object entry is kept (unreadable)
             for raw in reversed(raws):  # resume point: the newest order of the listing so far
                 try:
                     start = max(start, parse_time(raw.get(field), field))
@@ -160,6 +170,7 @@ class AmazonChannel:
         params["includedData"] = ",".join(INCLUDED_DATA)
         return params
 
+    @stage_safely("orderId")
     def stage(self, raw: dict[str, Any]) -> StagedOrder:
         """Key fields for the inbox; tolerant, so a malformed order is kept and reported later."""
         fulfillment = raw.get("fulfillment") or {}
@@ -197,6 +208,7 @@ class AmazonChannel:
 
     # -- import ----------------------------------------------------------------------------
 
+    @read_safely
     def parse(self, raw: dict[str, Any]) -> MarketplaceOrder:
         """A searchOrders/getOrder ``Order`` as a :class:`MarketplaceOrder`, or :class:`InvalidOrder`."""
         order_id = raw.get("orderId")

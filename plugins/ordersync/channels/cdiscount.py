@@ -30,7 +30,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, items, mapping, parse_time
+from ordersync.channels.parsing import (
+    InvalidOrder,
+    attempt,
+    decimal_amount,
+    iso,
+    items,
+    mapping,
+    parse_time,
+    read_safely,
+    stage_safely,
+)
 from ordersync.errors import MarketplaceRequestError, MarketplaceUnavailable, UnsupportedAction
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, StagedOrder, Window
 
@@ -134,8 +144,9 @@ class CdiscountChannel:
             body = response.json()
             if not isinstance(body, dict):
                 raise MarketplaceUnavailable(f"GET {ORDERS}: expected an object with items, got {type(body).__name__}")
-            items = [raw for raw in body.get("items") or [] if isinstance(raw, dict)]
-            yield [self.stage(raw) for raw in items]
+            items = body.get("items") or []
+            items = items if isinstance(items, list) else [items]
+            yield [self.stage(raw) for raw in items]  # a non-object entry is kept (unreadable)
             following = _next_query(response)
             per_page = body.get("itemsPerPage")
             short = isinstance(per_page, int) and not isinstance(per_page, bool) and len(items) < per_page
@@ -169,6 +180,7 @@ class CdiscountChannel:
             raise MarketplaceUnavailable(f"GET {ORDER.format(order_id=order_id)}: expected an order object")
         return body
 
+    @stage_safely("orderId")
     def stage(self, raw: dict[str, Any]) -> StagedOrder:
         """Key fields and order grid columns; never raises (import judges the payload)."""
         try:
@@ -203,6 +215,7 @@ class CdiscountChannel:
 
     # -- import ----------------------------------------------------------------------------
 
+    @read_safely
     def parse(self, raw: dict[str, Any]) -> MarketplaceOrder:
         if not isinstance(raw, dict):
             raise InvalidOrder("the order is not a JSON object")

@@ -28,7 +28,16 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ordersync.channels.parsing import InvalidOrder, attempt, decimal_amount, iso, mapping, parse_time
+from ordersync.channels.parsing import (
+    InvalidOrder,
+    attempt,
+    decimal_amount,
+    iso,
+    mapping,
+    parse_time,
+    read_safely,
+    stage_safely,
+)
 from ordersync.errors import MarketplaceRequestError, UnsupportedAction
 from ordersync.model import Address, Fulfillment, MarketplaceOrder, OrderLine, OrderStatus, Shipment, StagedOrder, Window
 
@@ -161,7 +170,8 @@ class LengowChannel:
             body = self.hook.call("GET", endpoint, params={**params, "page": page, "page_size": self.page_size}).json()
             if not isinstance(body, dict):
                 raise MarketplaceRequestError(200, "unexpected_answer", f"GET {endpoint} did not answer a page: {str(body)[:200]}")
-            results = [r for r in body.get("results") or [] if isinstance(r, dict)]
+            results = body.get("results") or []
+            results = results if isinstance(results, list) else [results]  # non-objects kept (unreadable)
             yield results
             following = body.get("next")
             if not following or not results:
@@ -177,7 +187,7 @@ class LengowChannel:
             params = {"account_id": self.hook.account_id(), "marketplace": self.lengow_marketplace,
                       "marketplace_order_id": order_id, "updated_from": since}
             for results in self._paged(ORDERS, params):
-                match = next((r for r in results if str(r.get("marketplace_order_id")) == order_id
+                match = next((r for r in results if isinstance(r, dict) and str(r.get("marketplace_order_id")) == order_id
                               and r.get("marketplace") in (None, self.lengow_marketplace)), None)
                 if match is not None:
                     break
@@ -187,6 +197,7 @@ class LengowChannel:
                 found.append(self.stage(match))
         return found, missing
 
+    @stage_safely("marketplace_order_id")
     def stage(self, raw: dict[str, Any]) -> StagedOrder:
         try:
             updated = self._updated(raw)
@@ -215,6 +226,7 @@ class LengowChannel:
 
     # -- import ----------------------------------------------------------------------------
 
+    @read_safely
     def parse(self, raw: dict[str, Any]) -> MarketplaceOrder:
         order_id = raw.get("marketplace_order_id")
         if not isinstance(order_id, str) or not order_id:
@@ -400,7 +412,7 @@ class LengowChannel:
         params = {"account_id": self.hook.account_id(), "marketplace": self.lengow_marketplace,
                   "marketplace_order_id": order_id, "action_type": action_type}
         rows = [a for page in self._paged(ACTIONS, params) for a in page
-                if a.get("marketplace") in (None, self.lengow_marketplace)
+                if isinstance(a, dict) and a.get("marketplace") in (None, self.lengow_marketplace)
                 and str(a.get("marketplace_order_id", order_id)) == order_id
                 and a.get("action_type", action_type) == action_type]
         return sorted(rows, key=lambda a: (str(a.get("created_at") or ""), str(a.get("id") or "")))

@@ -33,6 +33,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     SQLite's default deferred transactions let two writers both read and then fail on upgrade;
     ``BEGIN IMMEDIATE`` makes the second writer wait its turn instead.
     """
+    # a rejected write's error text must not carry the statement's parameters (buyer data) into logs
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select, update
 
+from ordersync.channels.parsing import UNREADABLE_PREFIX
 from ordersync.model import InboxRow, Rejection, StageCounts, StagedOrder
 from ordersync.shop import schema as t
 from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
+from ordersync.validation import admit_staged
 
 GRID_COLUMNS = (
     "store_name", "buyer_name", "purchase_date", "latest_ship_date", "total", "currency", "is_prime",
@@ -29,7 +31,11 @@ class Inbox(StoreBase):
 
     def stage(self, marketplace: str, country: str, orders: Sequence[StagedOrder]) -> StageCounts:
         """Record a page of orders as seen; a changed order goes back to ``new`` for import."""
-        return self._retrying(self._stage, marketplace, country, orders)
+        now = utcnow()
+        # keys and values every engine stores; an order without a usable id is kept under a key
+        # derived from its payload and listed as not imported (reason unreadable)
+        admitted = [admit_staged(o, now) for o in orders]
+        return self._retrying(self._stage, marketplace, country, admitted)
 
     def _stage(self, conn: Connection, marketplace: str, country: str, orders: Sequence[StagedOrder]):
         counts = StageCounts()
@@ -58,6 +64,11 @@ class Inbox(StoreBase):
                 counts.changed += _restage(conn, marketplace, country, o, now)
             else:
                 counts.unchanged += 1
+        unreadable = sorted({o.order_id for o in orders if o.order_id.startswith(UNREADABLE_PREFIX)})
+        if unreadable:
+            self._record_rejections(conn, marketplace, country, [
+                Rejection(key, "unreadable", "the marketplace sent an order without a readable id") for key in unreadable
+            ])
         return counts
 
     def inbox_to_import(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ordersync import rules
 from ordersync.channels.contract import AcceptFirstChannel
-from ordersync.channels.parsing import InvalidOrder
+from ordersync.channels.parsing import as_invalid
 from ordersync.errors import MarketplaceRequestError
 from ordersync.model import MarketplaceOrder
 from ordersync.shop.store import ShopStore
@@ -51,10 +51,10 @@ def accept(
     for row in rows:
         try:
             orders.append(channel.parse(row.payload))
-        except InvalidOrder as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreadable order never stops the others' answers
             # refused blind would be wrong; import sets it aside with the reason (invalid_payload)
             counts["unreadable"] += 1
-            log.warning("%s: order %s waiting for acceptance is unreadable: %s", entry.key, row.order_id, exc)
+            log.warning("%s: order %s waiting for acceptance is unreadable: %s", entry.key, row.order_id, as_invalid(exc))
     known = acceptances.answers(store, mp, country, [o.order_id for o in orders])
     catalog = catalog_for(store, entry, orders)
     committed: dict[int, int] = {}  # stock this run already promised, so two orders never share a unit
@@ -138,7 +138,7 @@ def waiting_for_acceptance(channel: AcceptFirstChannel, store: ShopStore, entry:
     for row in acceptances.waiting_rows(store, mp, country, statuses):
         try:
             orders.append(channel.parse(row.payload))
-        except InvalidOrder:
+        except Exception:  # noqa: BLE001 - unreadable: import sets it aside
             continue
     known = acceptances.answers(store, mp, country, [o.order_id for o in orders])
     orders = [o for o in orders if o.order_id not in known][:limit]

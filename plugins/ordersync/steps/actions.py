@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ordersync.channels.contract import AcceptFirstChannel, Channel
-from ordersync.channels.parsing import InvalidOrder
+from ordersync.channels.parsing import as_invalid
 from ordersync.errors import BadActionRequest, UnsupportedAction
 from ordersync.shop.store import ShopStore
 from ordersync.steps.accept import ACCEPT_COUNTS, accept
@@ -108,8 +108,8 @@ def _import(channel: Channel, store: ShopStore, entry: Entry, ids: list[str], ac
             if row.order_id in present:
                 try:
                     refreshed.append(channel.parse(row.payload))
-                except InvalidOrder as exc:
-                    log.warning("%s: order %s unreadable: %s", entry.key, row.order_id, exc)
+                except Exception as exc:  # noqa: BLE001 - import sets it aside with the reason
+                    log.warning("%s: order %s unreadable: %s", entry.key, row.order_id, as_invalid(exc))
         counts["refreshed"] = store.update_orders(mp, country, [o for o in refreshed if o.status.value != "CANCELLED"])
     counts.update(import_orders(channel, store, entry, order_ids=ids))
     return counts

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ordersync import rules
+from ordersync import rules, validation
 from ordersync.channels.contract import Channel
-from ordersync.channels.parsing import InvalidOrder
-from ordersync.model import MarketplaceOrder, Rejection
-from ordersync.shop.store import ShopStore
+from ordersync.channels.parsing import UNREADABLE_PREFIX, as_invalid
+from ordersync.model import InboxRow, MarketplaceOrder, Rejection
+from ordersync.shop.store import ShopStore, utcnow
 
 if TYPE_CHECKING:
     from ordersync.config import Entry
@@ -26,12 +27,7 @@ def import_orders(channel: Channel, store: ShopStore, entry: Entry, order_ids: l
     counts = dict.fromkeys(IMPORT_COUNTS, 0)
     mp, country = entry.marketplace, entry.country
     for batch in store.inbox_to_import(mp, country, entry.page_size, order_ids):
-        parsed, rejected = [], []
-        for row in batch:
-            try:
-                parsed.append(channel.parse(row.payload))
-            except InvalidOrder as exc:
-                rejected.append(Rejection(row.order_id, "invalid_payload", f"the marketplace sent an order we cannot read: {exc}"))
+        parsed, rejected, flags = _read(channel, batch)
         decisions = rules.decide(
             parsed,
             catalog_for(store, entry, parsed),
@@ -39,7 +35,9 @@ def import_orders(channel: Channel, store: ShopStore, entry: Entry, order_ids: l
             imported=store.imported_ids(mp, country, [o.order_id for o in parsed]),
         )
         rejected += decisions.rejected
-        written = store.write_orders(mp, country, decisions.plans)
+        plans = [replace(p, flags=p.flags + flags[p.order.order_id]) if flags.get(p.order.order_id) else p
+                 for p in decisions.plans]
+        written = store.write_orders(mp, country, plans)
         counts["reserved"] += store.reserve(mp, country, decisions.reservations)
         for why, ids in _group(decisions.releases).items():
             counts["released"] += store.release(mp, country, ids, why)
@@ -54,7 +52,7 @@ def import_orders(channel: Channel, store: ShopStore, entry: Entry, order_ids: l
         counts["stock_moves"] += written.stock_moves + cancelled.stock_moves
         counts["released"] += written.converted
         counts["cancelled"] += len(cancelled.cancelled)
-        counts["flagged"] += sum(1 for p in decisions.plans if p.flags and p.order.order_id in written.imported)
+        counts["flagged"] += sum(1 for p in plans if p.flags and p.order.order_id in written.imported)
         counts["not_imported"] += len(rejected)
         counts["waiting"] += len(decisions.waiting)
         counts["skipped"] += len(decisions.skipped)
@@ -86,6 +84,33 @@ def catalog_for(store: ShopStore, entry: Entry, orders: list[MarketplaceOrder]) 
         by_asin=store.products_by("asin", (line.asin for line in lines if line.asin)) if asin_first else {},
         placeholder=placeholder,
     )
+
+
+def _read(channel: Channel, batch: list[InboxRow]) -> tuple[list[MarketplaceOrder], list[Rejection], dict[str, tuple[str, ...]]]:
+    """Parse and check one batch: the orders to decide on, the ones set aside (with a reason naming
+    the field, never the value) and the flags of orders whose free text was cut to the schema."""
+    parsed, rejected, flags = [], [], {}
+    now = utcnow()
+    for row in batch:
+        if row.order_id.startswith(UNREADABLE_PREFIX):
+            rejected.append(Rejection(row.order_id, "unreadable", "the marketplace sent an order without a readable id"))
+            continue
+        try:
+            order = channel.parse(row.payload)
+        except Exception as exc:  # noqa: BLE001 - one unreadable order never stops the page
+            rejected.append(Rejection(row.order_id, "invalid_payload", f"the marketplace sent an order we cannot read: {as_invalid(exc)}"))
+            continue
+        if order.order_id != row.order_id:
+            rejected.append(Rejection(row.order_id, "invalid_payload", "order id: differs from the staged one"))
+            continue
+        checked = validation.check_order(order, now)
+        if isinstance(checked, Rejection):
+            rejected.append(checked)
+            continue
+        parsed.append(checked[0])
+        if checked[1]:
+            flags[order.order_id] = checked[1]
+    return parsed, rejected, flags
 
 
 def _group(items: list[tuple[str, str]]) -> dict[str, list[str]]:

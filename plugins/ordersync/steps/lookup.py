@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ordersync.channels.contract import AcceptFirstChannel, Channel
 from ordersync.model import Fulfillment, Window
 from ordersync.shop.store import ShopStore, utcnow
+from ordersync.validation import readable_id
 
 if TYPE_CHECKING:
     from ordersync.config import Entry
@@ -63,9 +64,11 @@ def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now
         found = 0
         for page in pages:
             counts["pages"] += 1
-            readable = [o for o in page if o.order_id]
+            # every entry is staged: one without a readable id under a key derived from its
+            # payload, listed as not imported (unreadable)
+            readable = [o for o in page if readable_id(o.order_id)]
             counts["unreadable"] += len(page) - len(readable)
-            staged = store.stage(entry.marketplace, entry.country, readable)
+            staged = store.stage(entry.marketplace, entry.country, page)
             found += len(readable)
             counts["new"] += staged.new
             counts["changed"] += staged.changed

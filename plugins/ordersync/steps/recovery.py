@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ordersync.channels.contract import Channel
 from ordersync.model import Fulfillment, Window
 from ordersync.shop.store import ShopStore, utcnow
+from ordersync.validation import readable_id
 from ordersync.steps.imports import import_orders
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ def recover(channel: Channel, store: ShopStore, entry: Entry, kind: str, window:
     ids: list[str] = []
     for page in channel.pages(effective, fulfilment=RECOVERY_KINDS[kind]):
         counts["pages"] += 1
-        readable = [o for o in page if o.order_id]
-        store.stage(entry.marketplace, entry.country, readable)
+        readable = [o for o in page if readable_id(o.order_id)]
+        store.stage(entry.marketplace, entry.country, page)  # the unreadable ones are listed too
         ids += [o.order_id for o in readable]
     counts["listed"] = len(set(ids))
     counts["already_present"] = len(store.imported_ids(entry.marketplace, entry.country, ids))

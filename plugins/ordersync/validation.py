@@ -1,0 +1,204 @@
+"""Hostile input checked before it is written: the same limits on SQLite, PostgreSQL and MariaDB.
+
+SQLite stores a 300-character city or quantity 2**31 without a word; PostgreSQL and MariaDB fail
+the whole page's transaction. The limits are the shop schema's column lengths (read from
+:mod:`ordersync.shop.schema`, never repeated) and sanity bounds on amounts, quantities and dates:
+
+- ids (order id, line id, SKU) longer than their column: refused (``invalid_value``);
+- free text (names, addresses, titles, city...): truncated to the column, order flagged ``truncated``;
+- NUL bytes and unencodable characters: stripped from every text;
+- currency: three uppercase letters; quantities 1..:data:`MAX_QUANTITY`; amounts finite, not
+  negative, below :data:`MAX_AMOUNT`: else refused;
+- purchase date from 2000 to now + 1 day, else refused; a last update after now + 1 day is
+  clamped to now (a far-future time would freeze the staged order against real updates);
+- line ids unique within an order, else refused naming the duplicate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from ordersync.channels.parsing import UNREADABLE_PREFIX, unreadable_key
+from ordersync.model import Address, MarketplaceOrder, Rejection, StagedOrder
+from ordersync.shop import schema as t
+
+MAX_QUANTITY = 100_000
+MAX_AMOUNT = Decimal("1e10")
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+FUTURE_SLACK = timedelta(days=1)
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_INT_MAX = 2**31 - 1
+
+
+def length(column: Any) -> int:
+    """A String column's length, from the schema."""
+    return int(column.type.length)
+
+
+ORDER_ID = length(t.orders.c.marketplace_order_id)
+LINE_ID = length(t.order_lines.c.line_id)
+SKU = length(t.order_lines.c.sku)
+
+
+def clean(text: str) -> str:
+    """NUL bytes stripped and anything UTF-8 cannot carry (lone surrogates) replaced."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def readable_id(order_id: Any, limit: int = ORDER_ID) -> bool:
+    return isinstance(order_id, str) and 0 < len(order_id) <= limit and clean(order_id) == order_id and order_id.strip() == order_id
+
+
+# -- staging -----------------------------------------------------------------------------------
+
+_INBOX = t.inbox.c
+
+
+def admit_staged(staged: StagedOrder, now: datetime) -> StagedOrder:
+    """A staged order every engine stores: a key that fits (``unreadable-<digest>`` when the
+    marketplace's id cannot be used), texts cut to their columns, a last update never after now
+    (a clamped time, so the staged copy never freezes), grid values out of range left empty."""
+    order_id = staged.order_id
+    if not readable_id(order_id) or order_id.startswith(UNREADABLE_PREFIX):
+        order_id = unreadable_key(staged.payload)
+    updated = staged.last_updated
+    if updated > now + FUTURE_SLACK:
+        updated = now
+    elif updated < EARLIEST:
+        updated = EARLIEST
+    grid = {name: _grid_value(name, value) for name, value in staged.grid.items()}
+    return replace(
+        staged,
+        order_id=order_id,
+        status=clean(str(staged.status))[: length(_INBOX.marketplace_status)] or "UNKNOWN",
+        fulfillment=clean(str(staged.fulfillment))[: length(_INBOX.fulfillment)],
+        last_updated=updated,
+        grid=grid,
+    )
+
+
+def _grid_value(name: str, value: Any) -> Any:
+    if value is None or name not in _INBOX:
+        return None
+    column = _INBOX[name]
+    if name == "currency":
+        return value if isinstance(value, str) and _CURRENCY.fullmatch(value) else None
+    if name == "total":
+        return value if isinstance(value, Decimal) and value.is_finite() and abs(value) < MAX_AMOUNT else None
+    if name == "is_prime":
+        return bool(value)
+    if isinstance(value, datetime):
+        return value if EARLIEST <= value <= datetime(2100, 1, 1, tzinfo=timezone.utc) else None
+    if isinstance(value, bool) or isinstance(value, int):
+        return int(value) if 0 <= value <= _INT_MAX else None
+    if isinstance(value, str):
+        return clean(value)[: length(column)] or None
+    return None
+
+
+# -- import ------------------------------------------------------------------------------------
+
+_ORDERS = t.orders.c
+_TEXT = {  # order field -> the column it is written to (the shortest when it goes to two)
+    "buyer_name": t.customers.c.name,
+    "buyer_email": t.customers.c.email,
+    "service_level": _ORDERS.service_level,
+    "raw_status": _ORDERS.marketplace_status,
+    "buyer_tax_id": t.customers.c.tax_id,
+}
+_ADDRESS = {
+    "name": _ORDERS.ship_name, "line1": _ORDERS.ship_line1, "line2": _ORDERS.ship_line2, "city": _ORDERS.ship_city,
+    "postal_code": _ORDERS.ship_postal_code, "region": _ORDERS.ship_region, "country_code": _ORDERS.ship_country,
+    "phone": _ORDERS.ship_phone,
+}
+
+
+def check_order(order: MarketplaceOrder, now: datetime) -> tuple[MarketplaceOrder, tuple[str, ...]] | Rejection:
+    """The order as it can be written on every engine, with its flags, or why it cannot be.
+
+    Messages name the field and the limit, never the value (it may be buyer data).
+    """
+
+    def refuse(message: str) -> Rejection:
+        return Rejection(order.order_id, "invalid_value", message)
+
+    if not readable_id(order.order_id):
+        return refuse(f"order id: empty, not printable or longer than {ORDER_ID} characters")
+    if not _CURRENCY.fullmatch(order.currency):
+        return refuse("currency: not a three-letter ISO 4217 code")
+    if not EARLIEST <= order.purchase_date <= now + FUTURE_SLACK:
+        return refuse("purchase date: before 2000 or in the future")
+    problem = _amount(order.total, "total")
+    if problem:
+        return refuse(problem)
+    seen: set[str] = set()
+    truncated = False
+    lines = []
+    for i, line in enumerate(order.lines):
+        where = f"line {i + 1}"
+        if not readable_id(line.line_id, LINE_ID):
+            return refuse(f"{where} id: empty, not printable or longer than {LINE_ID} characters")
+        if line.line_id in seen:
+            return refuse(f"duplicate line id {line.line_id}")
+        seen.add(line.line_id)
+        if line.sku is not None and not readable_id(line.sku, SKU):
+            return refuse(f"{where} sku: empty, not printable or longer than {SKU} characters")
+        if not 0 <= line.quantity <= MAX_QUANTITY:  # 0 (cancelled lines): the import rules decide
+            return refuse(f"{where} quantity: outside 0..{MAX_QUANTITY}")
+        if not 0 <= line.quantity_shipped <= MAX_QUANTITY:
+            return refuse(f"{where} quantity shipped: outside 0..{MAX_QUANTITY}")
+        problem = _amount(line.unit_price, f"{where} unit price")
+        if problem:
+            return refuse(problem)
+        title, cut = _fit(line.title, t.order_lines.c.name)
+        asin = line.asin
+        if asin is not None and not readable_id(asin, length(t.order_lines.c.asin)):
+            asin, cut = None, True
+        truncated |= cut
+        lines.append(replace(line, title=title, asin=asin))
+    changes: dict[str, Any] = {"lines": tuple(lines)}
+    for name, column in _TEXT.items():
+        value = getattr(order, name)
+        if value is not None:
+            changes[name], cut = _fit(value, column)
+            truncated |= cut
+    if order.ship_to is not None:
+        address: dict[str, Any] = {}
+        for name, column in _ADDRESS.items():
+            value = getattr(order.ship_to, name)
+            if value is not None:
+                address[name], cut = _fit(value, column)
+                truncated |= cut
+        changes["ship_to"] = Address(**{**order.ship_to.__dict__, **address})
+    if order.last_updated > now + FUTURE_SLACK:
+        changes["last_updated"] = now
+    elif order.last_updated < EARLIEST:
+        changes["last_updated"] = order.purchase_date
+    if order.latest_ship_date is not None and not EARLIEST <= order.latest_ship_date <= now + timedelta(days=366):
+        changes["latest_ship_date"] = None
+    return replace(order, **changes), (("truncated",) if truncated else ())
+
+
+def _amount(value: Decimal, field: str) -> str | None:
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+        return f"{field}: not a finite amount below {MAX_AMOUNT:,.0f}"
+    if value < 0:
+        return f"{field}: negative"
+    return None
+
+
+def _fit(text: str, column: Any) -> tuple[str, bool]:
+    """The text cleaned and cut to the column; whether anything was cut."""
+    cleaned = clean(text)
+    limit = length(column)
+    return cleaned[:limit], len(cleaned) > limit
