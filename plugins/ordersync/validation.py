@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from ordersync.channels.parsing import UNREADABLE_PREFIX, unreadable_key
-from ordersync.model import Address, MarketplaceOrder, Rejection, StagedOrder
+from ordersync.model import Address, MarketplaceOrder, OrderLine, Rejection, StagedOrder
 from ordersync.shop import schema as t
 
 MAX_QUANTITY = 100_000
@@ -145,27 +145,11 @@ def check_order(order: MarketplaceOrder, now: datetime) -> tuple[MarketplaceOrde
     truncated = False
     lines = []
     for i, line in enumerate(order.lines):
-        where = f"line {i + 1}"
-        if not readable_id(line.line_id, LINE_ID):
-            return refuse(f"{where} id: empty, not printable or longer than {LINE_ID} characters")
-        if line.line_id in seen:
-            return refuse(f"duplicate line id {line.line_id}")
-        seen.add(line.line_id)
-        if line.sku is not None and not readable_id(line.sku, SKU):
-            return refuse(f"{where} sku: empty, not printable or longer than {SKU} characters")
-        if not 0 <= line.quantity <= MAX_QUANTITY:  # 0 (cancelled lines): the import rules decide
-            return refuse(f"{where} quantity: outside 0..{MAX_QUANTITY}")
-        if not 0 <= line.quantity_shipped <= MAX_QUANTITY:
-            return refuse(f"{where} quantity shipped: outside 0..{MAX_QUANTITY}")
-        problem = _amount(line.unit_price, f"{where} unit price")
-        if problem:
-            return refuse(problem)
-        title, cut = _fit(line.title, t.order_lines.c.name)
-        asin = line.asin
-        if asin is not None and not readable_id(asin, length(t.order_lines.c.asin)):
-            asin, cut = None, True
-        truncated |= cut
-        lines.append(replace(line, title=title, asin=asin))
+        checked = _check_line(line, f"line {i + 1}", seen)
+        if isinstance(checked, str):
+            return refuse(checked)
+        lines.append(checked[0])
+        truncated |= checked[1]
     changes: dict[str, Any] = {"lines": tuple(lines)}
     for name, column in _TEXT.items():
         value = getattr(order, name)
@@ -187,6 +171,29 @@ def check_order(order: MarketplaceOrder, now: datetime) -> tuple[MarketplaceOrde
     if order.latest_ship_date is not None and not EARLIEST <= order.latest_ship_date <= now + timedelta(days=366):
         changes["latest_ship_date"] = None
     return replace(order, **changes), (("truncated",) if truncated else ())
+
+
+def _check_line(line: OrderLine, where: str, seen: set[str]) -> tuple[OrderLine, bool] | str:
+    """The line as it can be written and whether text was cut, or what is wrong with it."""
+    if not readable_id(line.line_id, LINE_ID):
+        return f"{where} id: empty, not printable or longer than {LINE_ID} characters"
+    if line.line_id in seen:
+        return f"duplicate line id {line.line_id}"
+    seen.add(line.line_id)
+    if line.sku is not None and not readable_id(line.sku, SKU):
+        return f"{where} sku: empty, not printable or longer than {SKU} characters"
+    if not 0 <= line.quantity <= MAX_QUANTITY:  # 0 (cancelled lines): the import rules decide
+        return f"{where} quantity: outside 0..{MAX_QUANTITY}"
+    if not 0 <= line.quantity_shipped <= MAX_QUANTITY:
+        return f"{where} quantity shipped: outside 0..{MAX_QUANTITY}"
+    problem = _amount(line.unit_price, f"{where} unit price")
+    if problem:
+        return problem
+    title, cut = _fit(line.title, t.order_lines.c.name)
+    asin = line.asin
+    if asin is not None and not readable_id(asin, length(t.order_lines.c.asin)):
+        asin, cut = None, True
+    return replace(line, title=title, asin=asin), cut
 
 
 def _amount(value: Decimal, field: str) -> str | None:
