@@ -163,10 +163,14 @@ class AcceptFirstWorld:
 
     # -- tokens, counters, injected failures -------------------------------------------------
 
+    def token_clock(self) -> datetime:
+        """The time tokens age on (a channel may keep them on the shared clock)."""
+        return self.now()
+
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(24)
         with self._lock:
-            self._tokens[token] = self.now() + timedelta(seconds=self.token_lifetime)
+            self._tokens[token] = self.token_clock() + timedelta(seconds=self.token_lifetime)
         return token
 
     def token_state(self, token: str | None) -> str:
@@ -174,7 +178,7 @@ class AcceptFirstWorld:
             expiry = self._tokens.get(token or "")
         if expiry is None:
             return "invalid"
-        return "valid" if expiry > self.now() else "expired"
+        return "valid" if expiry > self.token_clock() else "expired"
 
     def count(self, operation: str) -> None:
         with self._lock:

@@ -6,7 +6,6 @@ marketplace's acknowledgements. :mod:`ordersync.sandbox.lengow` renders it and s
 from __future__ import annotations
 
 import copy
-import secrets
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -188,18 +187,9 @@ class LengowWorld(AcceptFirstWorld):
 
     # -- tokens on the shared clock --------------------------------------------------------
 
-    def issue_token(self) -> str:
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            self._tokens[token] = self.clock() + timedelta(seconds=self.token_lifetime)
-        return token
-
-    def token_state(self, token: str | None) -> str:
-        with self._lock:
-            expiry = self._tokens.get(token or "")
-        if expiry is None:
-            return "invalid"
-        return "valid" if expiry > self.clock() else "expired"
+    def token_clock(self) -> datetime:
+        """The shared clock: pinning plays past order days, it does not age a client's session."""
+        return self.clock()
 
     def armed(self) -> dict[str, dict[str, int]]:
         """Admin: injected failures not consumed yet, per operation (``failures``: refused
