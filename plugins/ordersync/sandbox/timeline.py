@@ -142,6 +142,20 @@ class Timeline(_Plan):
         return out
 
 
+def _accept_first_draw(
+    rng: random.Random, start: datetime, days: int, line_counts: tuple[int, ...]
+) -> tuple[datetime, list[tuple[str, int]], timedelta]:
+    """One accept-first order's creation time, lines and listing delay (4% for products the shop
+    does not sell, so they are refused; 5% listed 12 hours late)."""
+    skus = [p.sku for p in CATALOG]
+    known = [s for s in skus if s not in SHOP_MISSING_SKUS]
+    created = start + timedelta(seconds=rng.randrange(days * 86400))
+    pool = skus if rng.random() < 0.04 else known
+    items = [(sku, rng.choice((1, 1, 1, 2))) for sku in rng.sample(pool, rng.choice(line_counts))]
+    late = timedelta(hours=12) if rng.random() < 0.05 else timedelta(minutes=rng.uniform(1, 10))
+    return created, items, late
+
+
 class AcceptFirstTimeline(_Plan):
     """``orders_per_day`` orders a day of an accept-first channel (statuses in the sandbox's
     neutral words: ``waiting``, ``cancelled``); country FR, merchant-fulfilled."""
@@ -149,14 +163,9 @@ class AcceptFirstTimeline(_Plan):
     def __init__(self, start: datetime, days: int, orders_per_day: int, seed: int = 7):
         self.start, self.days, self.end = start, days, start + timedelta(days=days)
         rng = random.Random(f"accept-first:{seed}")
-        skus = [p.sku for p in CATALOG]
-        known = [s for s in skus if s not in SHOP_MISSING_SKUS]
         self.orders = []
         for n in range(days * orders_per_day):
-            created = start + timedelta(seconds=rng.randrange(days * 86400))
-            pool = skus if rng.random() < 0.04 else known  # refused: the shop does not sell it
-            items = [(sku, rng.choice((1, 1, 1, 2))) for sku in rng.sample(pool, rng.choice((1, 1, 2)))]
-            late = timedelta(hours=12) if rng.random() < 0.05 else timedelta(minutes=rng.uniform(1, 10))
+            created, items, late = _accept_first_draw(rng, start, days, (1, 1, 2))
             order = PlannedOrder(f"{created:%y%m%d}{n:05d}SIM", "FR", "MERCHANT", created, created + late, items)
             order.history = [(created, "waiting")]
             if rng.random() < 0.04:  # the buyer cancels: while waiting, or after the order was imported
@@ -172,14 +181,9 @@ class LengowTimeline(_Plan):
     def __init__(self, start: datetime, days: int, orders_per_day: int, seed: int = 7, marketplace: str = "amazon_fr"):
         self.start, self.days, self.end, self.marketplace = start, days, start + timedelta(days=days), marketplace
         rng = random.Random(f"lengow:{marketplace}:{seed}")
-        skus = [p.sku for p in CATALOG]
-        known = [s for s in skus if s not in SHOP_MISSING_SKUS]
         self.orders = []
         for n in range(days * orders_per_day):
-            created = start + timedelta(seconds=rng.randrange(days * 86400))
-            pool = skus if rng.random() < 0.04 else known  # refused: the shop does not sell it
-            items = [(sku, rng.choice((1, 1, 1, 2))) for sku in rng.sample(pool, rng.choice((1, 1, 2, 3)))]
-            late = timedelta(hours=12) if rng.random() < 0.05 else timedelta(minutes=rng.uniform(1, 10))
+            created, items, late = _accept_first_draw(rng, start, days, (1, 1, 2, 3))
             oid = f"LG{created:%y%m%d}{n:05d}SIM"
             if rng.random() < 0.1:  # delivered by the marketplace from its own stock
                 order = PlannedOrder(oid, "FR", "MARKETPLACE", created, created + late, items)
