@@ -60,6 +60,32 @@ def test_the_searchorders_burst_is_shared_by_a_region_and_then_429s_exactly_like
         Model(Path(MODELS / ORDERS_MODEL)).check("ErrorList", refused.json())
 
 
+def test_answers_carry_the_headers_the_model_declares(sandbox, api):
+    ok = _search(sandbox, api, IT)
+    assert ok.status_code == 200
+    assert ok.headers["x-amzn-RateLimit-Limit"] == "0.0056"  # searchOrders' published rate
+    assert ok.headers["x-amzn-RequestId"]
+    order_id = ok.json()["orders"][0]["orderId"]
+    one = api.get(f"{sandbox.url}{SEARCH}/{order_id}", timeout=10)
+    assert (one.status_code, one.headers["x-amzn-RateLimit-Limit"]) == (200, "0.5")
+    assert _search(sandbox, api, IT).headers["x-amzn-RequestId"] != ok.headers["x-amzn-RequestId"]
+
+
+def test_authentication_comes_before_throttling(sandbox, api):
+    def search_without_token():
+        return requests.get(sandbox.url + SEARCH, params={"createdAfter": "2020-01-01T00:00:00Z",
+                                                          "marketplaceIds": IT}, timeout=10)
+
+    for _ in range(25):  # more than the burst: none of them spends quota
+        refused = search_without_token()
+        assert refused.status_code == 403
+        assert refused.headers["x-amzn-RequestId"] and "x-amzn-RateLimit-Limit" not in refused.headers
+    assert sandbox.get_admin("/throttled")["throttled"] == {}
+    assert [_search(sandbox, api, IT).status_code for _ in range(20)] == [200] * 20  # the whole burst is left
+    assert _search(sandbox, api, IT).status_code == 429
+    assert search_without_token().status_code == 403  # an empty bucket still answers 403 first
+
+
 def test_time_scale_refills_faster(sandbox, api):
     sandbox.post_admin("/settings", {"usage_plans": True, "time_scale": 1_000_000})
     assert all(_search(sandbox, api).status_code == 200 for _ in range(40))

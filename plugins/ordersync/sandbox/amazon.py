@@ -79,7 +79,7 @@ def _world(request: Request) -> World:
     return request.app.state.world
 
 
-def _authorize(request: Request) -> None:
+def authorize(request: Request) -> None:
     state = _world(request).token_state(request.headers.get("x-amz-access-token"))
     if state == "expired":
         raise ApiError(403, "Unauthorized", _DENIED, "The access token you provided has expired.")
@@ -253,7 +253,7 @@ async def search_orders(request: Request) -> JSONResponse:
     """searchOrders: orders in a created or last-updated window, filtered and paged."""
     world = _world(request)
     world.count("searchOrders")
-    _authorize(request)
+    authorize(request)
     _only_known(request, _SEARCH_PARAMS)
     field, after_name, before_name, after, before, latest = _search_window(request, world)
     statuses, fulfilled_by, included, marketplace_ids, size = _search_filters(request)
@@ -296,7 +296,7 @@ async def get_order(orderId: str, request: Request) -> JSONResponse:  # noqa: N8
     """getOrder: one order with the requested datasets."""
     world = _world(request)
     world.count("getOrder")
-    _authorize(request)
+    authorize(request)
     _only_known(request, {"includedData"})
     included = set(_multi(request, "includedData", INCLUDED_DATA))
     order = world.get_order(orderId)
@@ -396,7 +396,7 @@ async def confirm_shipment(orderId: str, request: Request) -> Response:  # noqa:
     """confirmShipment: record a shipped package; 204 with no body when accepted."""
     world = _world(request)
     world.count("confirmShipment")
-    _authorize(request)
+    authorize(request)
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else None

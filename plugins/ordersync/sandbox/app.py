@@ -10,12 +10,15 @@ from fastapi.responses import JSONResponse
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ordersync.marketplaces import BY_MARKETPLACE_ID
+from ordersync.marketplaces import AMAZON_USAGE_PLANS, BY_MARKETPLACE_ID
 from ordersync.sandbox import admin, amazon, cdiscount, lengow
 from ordersync.sandbox.acceptfirst import SandboxError
 from ordersync.sandbox.amazon import ApiError, LwaCredentials, error_response
 from ordersync.sandbox.limits import Limits, error_for
 from ordersync.sandbox.world import World
+
+# answers whose headers include x-amzn-RateLimit-Limit in the Orders models (403/429/5xx do not)
+RATE_LIMIT_HEADER_STATUSES = frozenset({200, 204, 400, 404})
 
 
 def operation_of(method: str, path: str) -> str | None:
@@ -73,12 +76,22 @@ def create_app(
                 return JSONResponse({"errors": [{"code": "ServiceUnavailable", "message": "sandbox: outage"}]},
                                     status_code=503)
             return await call_next(request)
+        if operation != "token":
+            try:  # as on Amazon, a request without a valid token is refused before it spends quota
+                amazon.authorize(request)
+            except ApiError as error:
+                return error_response(error)
         # one seller per sandbox (its single LWA authorisation): buckets are per region and operation
         status, delay = limits.check(operation, "seller", _region(request, world) if operation != "token" else "-")
         if delay:
             await asyncio.sleep(delay)
         if status is None:
-            return await call_next(request)
+            response = await call_next(request)
+            plan = AMAZON_USAGE_PLANS.get(operation) if operation != "token" else None
+            if plan is not None and response.status_code in RATE_LIMIT_HEADER_STATUSES:
+                # the model declares the applied plan's rate on these answers; clients must not need it
+                response.headers["x-amzn-RateLimit-Limit"] = f"{plan.rate:g}"
+            return response
         world.count(operation)  # refused requests still count as received, as on Amazon
         return error_response(ApiError(status, **error_for(status)))
 
