@@ -1,0 +1,258 @@
+"""The "Order sync" page in a real browser, against a real Airflow deployment on the sandbox.
+
+Chromium (Debian's, /usr/bin/chromium) driven by Playwright; ``airflow api-server``, ``scheduler``
+and ``dag-processor`` from the venv (LocalExecutor, SQLite metadata and shop databases); the
+sandbox marketplace. Before the servers start, ``ordersync_amazon_it`` and ``ordersync_cdiscount_fr``
+run once (``airflow dags test``) so the shop has imported, set-aside and waiting orders, and the
+reconciliation DAG writes its table. Then: the page's routes answer 401/403 without a login; a
+viewer reads but may not press buttons; the merchant logs in through Airflow's login form, opens
+the page from the nav, sees the summary the shop database has, adds the missing product of an
+order set aside for ``unknown_product``, re-imports it from the page, follows the action run to
+green and sees the order leave the list. Screenshots go to tests/browser/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from sqlalchemy import text
+
+from tests.conftest import IN_CI, REPO
+from tests.helpers.processes import Processes, free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("ORDERSYNC_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = REPO / "tests" / "browser" / "artifacts"
+BIN = Path(sys.executable).parent
+ENTRIES = {("amazon", "IT"), ("cdiscount", "FR")}
+USERS = {"merchant": "user", "viewer": "viewer"}  # simple auth manager roles: user may trigger runs
+RUN_TIMEOUT = 120
+
+
+def _require_browser() -> None:
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing (pip install -r requirements.txt -c constraints.txt)"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"{problem}; CI must run the browser test")
+        pytest.skip(problem)
+
+
+def _run(env: dict[str, str], *cmd: str, timeout: float = 240) -> str:
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{' '.join(cmd[:5])} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def _test_config(home: Path) -> Path:
+    config = yaml.safe_load((REPO / "include" / "marketplaces.yaml").read_text())
+    config["entries"] = [e for e in config["entries"] if (e["marketplace"], e["country"]) in ENTRIES]
+    path = home / "marketplaces.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _set_aside_order(sandbox) -> str:
+    """An Amazon IT order for a product the shop lacks (OS-CLOCK-WALL): import sets it aside."""
+    from ordersync.marketplaces import amazon_marketplace
+
+    when = (datetime.now(timezone.utc) - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"marketplaceId": amazon_marketplace("IT").marketplace_id, "fulfillmentStatus": "UNSHIPPED",
+            "fulfilledBy": "MERCHANT", "items": [{"sellerSku": "OS-CLOCK-WALL", "quantity": 1}],
+            "createdTime": when, "lastUpdatedTime": when}
+    return sandbox.post_admin("/orders", body)["order"]["orderId"]
+
+
+class Api:
+    """Airflow's REST API with a user's token (POST /auth/token)."""
+
+    def __init__(self, base: str):
+        self.base, self.http = base, requests.Session()
+
+    def login(self, username: str, password: str) -> bool:
+        try:
+            r = self.http.post(f"{self.base}/auth/token", json={"username": username, "password": password}, timeout=5)
+        except requests.RequestException:
+            return False
+        if r.status_code != 201:
+            return False
+        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        return True
+
+    def get(self, path: str):
+        r = self.http.get(f"{self.base}{path}", timeout=30)
+        return r.json() if r.ok else None
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    _require_browser()
+    from tests.helpers.sandbox import start_sandbox
+
+    home = tmp_path_factory.mktemp("browser-airflow")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    shop_path = home / "shop.db"
+    passwords = {name: secrets.token_urlsafe(12) for name in USERS}
+    sandbox = start_sandbox(seed=17, days=3, orders_per_day=15, countries="IT")
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "ORDERSYNC_CONFIG": str(_test_config(home)),
+        "ORDERSYNC_REPORTS_DIR": str(home / "reports"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": base,  # tasks reach the execution API here, the page its REST API
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{role}" for u, role in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+    procs = Processes(home, env, REPO)
+    try:
+        _run(env, str(BIN / "airflow"), "db", "migrate")
+        # the demo's connections (sandbox marketplaces + SQLite shop) in Airflow's database
+        _run(env, sys.executable, "-m", "ordersync", "demo", "connections", sandbox.url, "--shop", str(shop_path))
+        _run(env, sys.executable, "-m", "ordersync", "db", "upgrade")
+        _run(env, sys.executable, "-m", "ordersync", "demo", "seed-products")
+        set_aside = _set_aside_order(sandbox)
+        for dag_id in ("ordersync_amazon_it", "ordersync_cdiscount_fr"):
+            _run(env, str(BIN / "airflow"), "dags", "test", dag_id, "-c", '{"lookback_hours": 72}')
+        _run(env, str(BIN / "airflow"), "dags", "test", "ordersync_reconciliation")
+        (home / "passwords.json").write_text(json.dumps(passwords))
+        procs.start("api-server", str(BIN / "airflow"), "api-server", "--port", str(port), "--host", "127.0.0.1")
+        procs.start("scheduler", str(BIN / "airflow"), "scheduler")
+        procs.start("dag-processor", str(BIN / "airflow"), "dag-processor")
+        api = Api(base)
+        procs.wait("the api-server to hand out a token", lambda: api.login("merchant", passwords["merchant"]), 120)
+        procs.wait("the dag-processor to parse ordersync_actions", lambda: api.get("/api/v2/dags/ordersync_actions"), 120)
+        r = api.http.patch(f"{base}/api/v2/dags/ordersync_actions", json={"is_paused": False}, timeout=30)
+        assert r.ok, r.text
+        yield {"base": base, "api": api, "passwords": passwords, "shop_url": f"sqlite:///{shop_path}",
+               "set_aside": set_aside, "procs": procs}
+    finally:
+        procs.stop()
+        sandbox.stop()
+
+
+ROUTES = [("GET", "/ordersync/"), ("GET", "/ordersync/api/overview"), ("GET", "/ordersync/report"),
+          ("POST", "/ordersync/api/actions"), ("GET", "/ordersync/api/actions/manual__x")]
+
+
+def test_the_page_and_its_api_need_a_login(deployment):
+    base = deployment["base"]
+    body = {"entry": "amazon_it", "action": "reimport", "order_ids": [deployment["set_aside"]]}
+    for method, path in ROUTES:
+        r = requests.request(method, base + path, json=body, timeout=30)
+        assert r.status_code in (401, 403), f"{method} {path} answered {r.status_code} without a login"
+        assert deployment["set_aside"] not in r.text and "amazon_it" not in r.text
+        r = requests.request(method, base + path, json=body, headers={"Authorization": "Bearer not-a-token"}, timeout=30)
+        assert r.status_code in (401, 403), f"{method} {path} answered {r.status_code} to a forged token"
+    # a viewer reads the page's data but may not create action runs
+    viewer = Api(base)
+    assert viewer.login("viewer", deployment["passwords"]["viewer"])
+    r = viewer.http.get(f"{base}/ordersync/api/overview", timeout=30)
+    assert r.status_code == 200 and r.json()["can_trigger"] is False
+    r = viewer.http.post(f"{base}/ordersync/api/actions", json=body, timeout=30)
+    assert r.status_code == 403, r.text
+
+
+def _shop_summary(shop_url: str, entry: str) -> dict:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(shop_url)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(text("SELECT * FROM v_sync_summary WHERE entry = :e"), {"e": entry}).mappings().one())
+    finally:
+        engine.dispose()
+
+
+def test_merchant_reimports_an_order_from_the_page(deployment):
+    from playwright.sync_api import expect, sync_playwright
+
+    from ordersync.shop.store import ShopStore
+
+    base, order_id = deployment["base"], deployment["set_aside"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base + "/")
+            # Airflow's own login form (simple auth manager)
+            page.locator("input[type=password]").wait_for(timeout=60_000)
+            page.locator("input:not([type=password])").first.fill("merchant")
+            page.locator("input[type=password]").fill(deployment["passwords"]["merchant"])
+            page.keyboard.press("Enter")
+            page.get_by_role("link", name="Order sync").or_(page.get_by_role("button", name="Order sync")).first.click(timeout=60_000)
+            page.wait_for_url("**/plugin/order-sync", timeout=30_000)
+            frame = page.frame_locator("iframe[src*='/ordersync/']")
+            amazon = frame.locator("section[data-entry=amazon_it]")
+            expect(amazon).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "order_sync_in_airflow.png"))
+
+            # the summary is what the shop database says
+            shop = _shop_summary(deployment["shop_url"], "amazon_it")
+            for count in ("orders_imported", "orders_not_imported", "orders_waiting", "packages_not_shipped"):
+                expect(amazon.locator(f"[data-count={count}]")).to_have_text(str(shop[count]))
+            assert shop["orders_imported"] > 0 and shop["orders_not_imported"] > 0
+            row = amazon.locator(f"[data-list=not_imported] tr[data-order='{order_id}']")
+            expect(row).to_contain_text("unknown_product")
+
+            # the merchant adds the product, then re-imports the order from the page
+            store = ShopStore.from_url(deployment["shop_url"])
+            store.add_products([{"sku": "OS-CLOCK-WALL", "name": "Wall clock", "stock": 3}])
+            store.engine.dispose()
+            row.locator("input.pick").check()
+            amazon.locator("[data-list=not_imported] button[data-action=reimport]").click()
+            run = frame.locator("#runs li").first
+            expect(run).to_have_attribute("data-state", "success", timeout=RUN_TIMEOUT * 1000)
+            expect(amazon.locator(f"[data-list=not_imported] tr[data-order='{order_id}']")).to_have_count(0, timeout=30_000)
+            run_id = run.get_attribute("data-run")
+            run_url = run.locator("a.run-link").get_attribute("href")
+            frame.locator("body").screenshot(path=str(ARTIFACTS / "order_sync_page.png"))
+
+            # the run is the merchant's own, with the DAG's params, and the link opens it in the grid
+            dag_run = deployment["api"].get(f"/api/v2/dags/ordersync_actions/dagRuns/{run_id}")
+            assert dag_run["conf"] == {"entry": "amazon_it", "action": "reimport", "order_ids": [order_id]}
+            assert dag_run["triggering_user_name"] == "merchant"
+            assert run_url == f"{base}/dags/ordersync_actions/runs/{run_id}"
+            page.goto(run_url)
+            expect(page.get_by_text(run_id).first).to_be_visible(timeout=30_000)
+
+            report = browser.new_page(viewport={"width": 1400, "height": 1000})
+            report.context.add_cookies(page.context.cookies())
+            report.goto(base + "/ordersync/report")
+            expect(report.get_by_role("heading", name="Reconciliation")).to_be_visible()
+            expect(report.get_by_text("amazon_it").first).to_be_visible()
+            report.screenshot(path=str(ARTIFACTS / "reconciliation_report.png"), full_page=True)
+        finally:
+            browser.close()
+    shop = _shop_summary(deployment["shop_url"], "amazon_it")
+    assert shop["orders_imported"] > 0
