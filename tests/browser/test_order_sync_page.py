@@ -2,12 +2,12 @@
 
 Chromium (Debian's, /usr/bin/chromium) driven by Playwright; ``airflow api-server``, ``scheduler``
 and ``dag-processor`` from the venv (LocalExecutor, SQLite metadata and shop databases); the
-sandbox marketplace. Before the servers start, ``ordersync_amazon_it`` and ``ordersync_cdiscount_fr``
-run once (``airflow dags test``) so the shop has imported, set-aside and waiting orders, and the
-reconciliation DAG writes its table. Then: the page's routes answer 401/403 without a login; a
+sandbox marketplace. While the servers' metadata database migrates, ``ordersync_amazon_it`` and
+``ordersync_cdiscount_fr`` run once in this process (``dag.test``, as tests/e2e do) so the shop has
+imported, set-aside and waiting orders, and the reconciliation writes its table. Then: the page's routes answer 401/403 without a login; a
 viewer reads but may not press buttons; the merchant logs in through Airflow's login form, opens
 the page from the nav, sees the summary the shop database has, adds the missing product of an
-order set aside for ``unknown_product``, re-imports it from the page, follows the action run to
+order set aside for ``no_matching_product``, re-imports it from the page, follows the action run to
 green and sees the order leave the list. Screenshots go to tests/browser/artifacts/ (git-ignored).
 """
 
@@ -18,8 +18,10 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -52,12 +54,6 @@ def _require_browser() -> None:
         if IN_CI:
             pytest.fail(f"{problem}; CI must run the browser test")
         pytest.skip(problem)
-
-
-def _run(env: dict[str, str], *cmd: str, timeout: float = 240) -> str:
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, f"{' '.join(cmd[:5])} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    return out.stdout
 
 
 def _test_config(home: Path) -> Path:
@@ -100,22 +96,66 @@ class Api:
         return r.json() if r.ok else None
 
 
+def _shop_history(shop_url: str, sandbox, config_path: Path) -> str:
+    """The shop's past, written in this process while the servers' metadata database migrates:
+    the demo catalogue, one run of each entry's DAG (dag.test, as tests/e2e do) and the
+    reconciliation (ordersync.reconcile, what the reconciliation DAG's task calls). Returns the
+    id of the Amazon IT order set aside for a missing product."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ordersync import demo, reconcile
+    from ordersync.config import load_config
+    from ordersync.shop.store import ShopStore
+    from tests.helpers.sandbox import sandbox_connections
+
+    store = ShopStore.from_url(shop_url)
+    store.migrate()
+    demo.seed_products(store)
+    set_aside = _set_aside_order(sandbox)
+    conns = {**{k: json.dumps(v) for k, v in sandbox_connections(sandbox.url).items()},
+             "AIRFLOW_CONN_ORDERSYNC_SHOP": json.dumps({"conn_type": "sqlite", "host": shop_url.removeprefix("sqlite:///")}),
+             "ORDERSYNC_CONFIG": str(config_path)}
+    saved = {k: os.environ.get(k) for k in conns}
+    os.environ.update(conns)
+    try:
+        dags = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        for dag_id in ("ordersync_amazon_it", "ordersync_cdiscount_fr"):
+            started = time.monotonic()
+            run = dags.get_dag(dag_id).test(run_conf={"lookback_hours": 72})
+            assert run.state == "success", f"{dag_id}: {run.state}"
+            print(f"{dag_id} (dag.test): {time.monotonic() - started:.1f} s")
+        reconcile.reconcile(store, load_config(config_path).enabled, config_path.parent / "reports")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        store.engine.dispose()
+    return set_aside
+
+
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+def deployment(tmp_path_factory, airflow_db):
     _require_browser()
+    from ordersync.demo import sandbox_connections
     from tests.helpers.sandbox import start_sandbox
 
     home = tmp_path_factory.mktemp("browser-airflow")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    shop_path = home / "shop.db"
+    shop_url = f"sqlite:///{home / 'shop.db'}"
     passwords = {name: secrets.token_urlsafe(12) for name in USERS}
+    (home / "passwords.json").write_text(json.dumps(passwords))
     sandbox = start_sandbox(seed=17, days=3, orders_per_day=15, countries="IT")
+    config_path = _test_config(home)
+    conns = sandbox_connections(sandbox.url)
+    conns["ordersync_shop"] = {"conn_type": "ordersync_shop", "host": str(home / "shop.db"), "extra": {"dialect": "sqlite"}}
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "AIRFLOW_HOME": str(home),
-        "ORDERSYNC_CONFIG": str(_test_config(home)),
+        "ORDERSYNC_CONFIG": str(config_path),
         "ORDERSYNC_REPORTS_DIR": str(home / "reports"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
@@ -132,28 +172,30 @@ def deployment(tmp_path_factory):
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # the sandbox marketplaces and the SQLite shop as Airflow connections (the page reads the shop's too)
+        **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(fields) for conn_id, fields in conns.items()},
     }
     procs = Processes(home, env, REPO)
     try:
-        _run(env, str(BIN / "airflow"), "db", "migrate")
-        # the demo's connections (sandbox marketplaces + SQLite shop) in Airflow's database
-        _run(env, sys.executable, "-m", "ordersync", "demo", "connections", sandbox.url, "--shop", str(shop_path))
-        _run(env, sys.executable, "-m", "ordersync", "db", "upgrade")
-        _run(env, sys.executable, "-m", "ordersync", "demo", "seed-products")
-        set_aside = _set_aside_order(sandbox)
-        for dag_id in ("ordersync_amazon_it", "ordersync_cdiscount_fr"):
-            _run(env, str(BIN / "airflow"), "dags", "test", dag_id, "-c", '{"lookback_hours": 72}')
-        _run(env, str(BIN / "airflow"), "dags", "test", "ordersync_reconciliation")
-        (home / "passwords.json").write_text(json.dumps(passwords))
+        # the servers' metadata database migrates while this process writes the shop's history
+        migrate = subprocess.Popen([str(BIN / "airflow"), "db", "migrate"], cwd=REPO, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started = time.monotonic()
+        set_aside = _shop_history(shop_url, sandbox, config_path)
+        out, _ = migrate.communicate(timeout=240)
+        assert migrate.returncode == 0, out[-3000:]
+        print(f"shop history + airflow db migrate: {time.monotonic() - started:.1f} s")
+        started = time.monotonic()
         procs.start("api-server", str(BIN / "airflow"), "api-server", "--port", str(port), "--host", "127.0.0.1")
-        procs.start("scheduler", str(BIN / "airflow"), "scheduler")
         procs.start("dag-processor", str(BIN / "airflow"), "dag-processor")
+        procs.start("scheduler", str(BIN / "airflow"), "scheduler")
         api = Api(base)
         procs.wait("the api-server to hand out a token", lambda: api.login("merchant", passwords["merchant"]), 120)
         procs.wait("the dag-processor to parse ordersync_actions", lambda: api.get("/api/v2/dags/ordersync_actions"), 120)
         r = api.http.patch(f"{base}/api/v2/dags/ordersync_actions", json={"is_paused": False}, timeout=30)
         assert r.ok, r.text
-        yield {"base": base, "api": api, "passwords": passwords, "shop_url": f"sqlite:///{shop_path}",
+        print(f"servers up: {time.monotonic() - started:.1f} s")
+        yield {"base": base, "api": api, "passwords": passwords, "shop_url": shop_url,
                "set_aside": set_aside, "procs": procs}
     finally:
         procs.stop()
@@ -223,7 +265,7 @@ def test_merchant_reimports_an_order_from_the_page(deployment):
                 expect(amazon.locator(f"[data-count={count}]")).to_have_text(str(shop[count]))
             assert shop["orders_imported"] > 0 and shop["orders_not_imported"] > 0
             row = amazon.locator(f"[data-list=not_imported] tr[data-order='{order_id}']")
-            expect(row).to_contain_text("unknown_product")
+            expect(row).to_contain_text("no_matching_product")
 
             # the merchant adds the product, then re-imports the order from the page
             store = ShopStore.from_url(deployment["shop_url"])
@@ -242,7 +284,7 @@ def test_merchant_reimports_an_order_from_the_page(deployment):
             dag_run = deployment["api"].get(f"/api/v2/dags/ordersync_actions/dagRuns/{run_id}")
             assert dag_run["conf"] == {"entry": "amazon_it", "action": "reimport", "order_ids": [order_id]}
             assert dag_run["triggering_user_name"] == "merchant"
-            assert run_url == f"{base}/dags/ordersync_actions/runs/{run_id}"
+            assert run_url == f"{base}/dags/ordersync_actions/runs/{quote(run_id, safe='')}"
             page.goto(run_url)
             expect(page.get_by_text(run_id).first).to_be_visible(timeout=30_000)
 
