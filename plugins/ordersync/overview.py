@@ -137,19 +137,21 @@ def latest_reconciliation_html(store: ShopStore, entries: list[Any]) -> str | No
         return None
     days = pd.DataFrame([dict(r) for r in rows])
     generated_at = max(r["generated_at"] for r in rows)
-    reasons = pd.DataFrame(_reasons(store, entries), columns=["entry", "reason", "orders"])
+    reasons = pd.DataFrame(_reasons(store, entries, generated_at), columns=["entry", "reason", "orders"])
     totals = {c: int(days[c].sum()) for c in t.RECONCILIATION_COUNTS}
     return report_html.render(days, reasons, generated_at, totals)
 
 
-def _reasons(store: ShopStore, entries: list[Any]) -> list[tuple[str, str, int]]:
-    """Orders set aside now, per entry and reason (the report's "not-imported reasons")."""
+def _reasons(store: ShopStore, entries: list[Any], at: datetime) -> list[tuple[str, str, int]]:
+    """Orders set aside when the report was made, per entry and reason (the report's
+    "not-imported reasons"), so they agree with its figures even after some were re-imported."""
     ni = t.not_imported.c
     by_place = {(e.marketplace, e.country): e.key for e in entries}
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(ni.marketplace, ni.country, ni.reason, func.count().label("orders"))
-            .where(ni.resolved_at.is_(None)).group_by(ni.marketplace, ni.country, ni.reason)
+            .where(ni.first_failed_at <= at, (ni.resolved_at.is_(None)) | (ni.resolved_at > at))
+            .group_by(ni.marketplace, ni.country, ni.reason)
         ).all()
     return [(by_place[(r.marketplace, r.country)], r.reason, int(r.orders)) for r in rows if (r.marketplace, r.country) in by_place]
 

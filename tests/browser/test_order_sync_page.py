@@ -28,6 +28,7 @@ import requests
 import yaml
 from sqlalchemy import text
 
+from ordersync.overview import SUMMARY_COUNTS
 from tests.conftest import IN_CI, REPO
 from tests.helpers.processes import Processes, free_port
 
@@ -245,7 +246,7 @@ def test_merchant_reimports_an_order_from_the_page(deployment):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.goto(base + "/")
             # Airflow's own login form (simple auth manager)
             page.locator("input[type=password]").wait_for(timeout=60_000)
@@ -259,11 +260,13 @@ def test_merchant_reimports_an_order_from_the_page(deployment):
             expect(amazon).to_be_visible(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "order_sync_in_airflow.png"))
 
-            # the summary is what the shop database says
-            shop = _shop_summary(deployment["shop_url"], "amazon_it")
-            for count in ("orders_imported", "orders_not_imported", "orders_waiting", "packages_not_shipped"):
-                expect(amazon.locator(f"[data-count={count}]")).to_have_text(str(shop[count]))
-            assert shop["orders_imported"] > 0 and shop["orders_not_imported"] > 0
+            # every figure is what the shop database's v_sync_summary says
+            for entry in ("amazon_it", "cdiscount_fr"):
+                shop = _shop_summary(deployment["shop_url"], entry)
+                for count in SUMMARY_COUNTS:
+                    expect(frame.locator(f"section[data-entry={entry}] [data-count={count}]")).to_have_text(str(shop[count]))
+            before = _shop_summary(deployment["shop_url"], "amazon_it")
+            assert before["orders_imported"] > 0 and before["orders_not_imported"] > 0
             row = amazon.locator(f"[data-list=not_imported] tr[data-order='{order_id}']")
             expect(row).to_contain_text("no_matching_product")
 
@@ -276,9 +279,12 @@ def test_merchant_reimports_an_order_from_the_page(deployment):
             run = frame.locator("#runs li").first
             expect(run).to_have_attribute("data-state", "success", timeout=RUN_TIMEOUT * 1000)
             expect(amazon.locator(f"[data-list=not_imported] tr[data-order='{order_id}']")).to_have_count(0, timeout=30_000)
+            after = _shop_summary(deployment["shop_url"], "amazon_it")
+            assert (after["orders_imported"], after["orders_not_imported"]) == (
+                before["orders_imported"] + 1, before["orders_not_imported"] - 1)
+            expect(amazon.locator("[data-count=orders_imported]")).to_have_text(str(after["orders_imported"]))
             run_id = run.get_attribute("data-run")
             run_url = run.locator("a.run-link").get_attribute("href")
-            frame.locator("body").screenshot(path=str(ARTIFACTS / "order_sync_page.png"))
 
             # the run is the merchant's own, with the DAG's params, and the link opens it in the grid
             dag_run = deployment["api"].get(f"/api/v2/dags/ordersync_actions/dagRuns/{run_id}")
@@ -287,14 +293,17 @@ def test_merchant_reimports_an_order_from_the_page(deployment):
             assert run_url == f"{base}/dags/ordersync_actions/runs/{quote(run_id, safe='')}"
             page.goto(run_url)
             expect(page.get_by_text(run_id).first).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "action_run_in_grid.png"))
 
-            report = browser.new_page(viewport={"width": 1400, "height": 1000})
-            report.context.add_cookies(page.context.cookies())
+            # the page on its own (full length) and the report it serves, in the same session
+            alone = page.context.new_page()
+            alone.goto(base + "/ordersync/")
+            expect(alone.locator("section[data-entry=cdiscount_fr] [data-list=waiting_acceptance]")).to_be_visible()
+            alone.screenshot(path=str(ARTIFACTS / "order_sync_page.png"), full_page=True)
+            report = page.context.new_page()
             report.goto(base + "/ordersync/report")
             expect(report.get_by_role("heading", name="Reconciliation")).to_be_visible()
             expect(report.get_by_text("amazon_it").first).to_be_visible()
             report.screenshot(path=str(ARTIFACTS / "reconciliation_report.png"), full_page=True)
         finally:
             browser.close()
-    shop = _shop_summary(deployment["shop_url"], "amazon_it")
-    assert shop["orders_imported"] > 0
