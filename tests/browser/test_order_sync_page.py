@@ -2,7 +2,7 @@
 
 Chromium (Debian's, /usr/bin/chromium) driven by Playwright; ``airflow api-server``, ``scheduler``
 and ``dag-processor`` from the venv (LocalExecutor, SQLite metadata and shop databases); the
-sandbox marketplace. While the servers' metadata database migrates, ``ordersync_amazon_it`` and
+sandbox marketplace. While the servers start, ``ordersync_amazon_it`` and
 ``ordersync_cdiscount_fr`` run once in this process (``dag.test``, as tests/e2e do) so the shop has
 imported, set-aside and waiting orders, and the reconciliation writes its table. Then: the page's routes answer 401/403 without a login; a
 viewer reads but may not press buttons; the merchant logs in through Airflow's login form, opens
@@ -57,6 +57,11 @@ def _require_browser() -> None:
         pytest.skip(problem)
 
 
+def _run(env: dict[str, str], *cmd: str, timeout: float = 240) -> None:
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{' '.join(cmd[:4])} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+
+
 def _test_config(home: Path) -> Path:
     config = yaml.safe_load((REPO / "include" / "marketplaces.yaml").read_text())
     config["entries"] = [e for e in config["entries"] if (e["marketplace"], e["country"]) in ENTRIES]
@@ -98,8 +103,7 @@ class Api:
 
 
 def _shop_history(shop_url: str, sandbox, config_path: Path) -> str:
-    """The shop's past, written in this process while the servers' metadata database migrates:
-    the demo catalogue, one run of each entry's DAG (dag.test, as tests/e2e do) and the
+    """The shop's past, written in this process while the servers start: the demo catalogue, one run of each entry's DAG (dag.test, as tests/e2e do) and the
     reconciliation (ordersync.reconcile, what the reconciliation DAG's task calls). Returns the
     id of the Amazon IT order set aside for a missing product."""
     from airflow.dag_processing.dagbag import DagBag
@@ -178,24 +182,20 @@ def deployment(tmp_path_factory, airflow_db):
     }
     procs = Processes(home, env, REPO)
     try:
-        # the servers' metadata database migrates while this process writes the shop's history
-        migrate = subprocess.Popen([str(BIN / "airflow"), "db", "migrate"], cwd=REPO, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started = time.monotonic()
-        set_aside = _shop_history(shop_url, sandbox, config_path)
-        out, _ = migrate.communicate(timeout=240)
-        assert migrate.returncode == 0, out[-3000:]
-        print(f"shop history + airflow db migrate: {time.monotonic() - started:.1f} s")
-        started = time.monotonic()
+        _run(env, str(BIN / "airflow"), "db", "migrate")
         procs.start("api-server", str(BIN / "airflow"), "api-server", "--port", str(port), "--host", "127.0.0.1")
         procs.start("dag-processor", str(BIN / "airflow"), "dag-processor")
         procs.start("scheduler", str(BIN / "airflow"), "scheduler")
+        # the shop's history is written in this process while the servers start (they read the
+        # shop only when the page asks; this process's dag.test uses the tests' own Airflow home)
+        set_aside = _shop_history(shop_url, sandbox, config_path)
         api = Api(base)
         procs.wait("the api-server to hand out a token", lambda: api.login("merchant", passwords["merchant"]), 120)
         procs.wait("the dag-processor to parse ordersync_actions", lambda: api.get("/api/v2/dags/ordersync_actions"), 120)
         r = api.http.patch(f"{base}/api/v2/dags/ordersync_actions", json={"is_paused": False}, timeout=30)
         assert r.ok, r.text
-        print(f"servers up: {time.monotonic() - started:.1f} s")
+        print(f"metadata database, shop history, servers up: {time.monotonic() - started:.1f} s")
         yield {"base": base, "api": api, "passwords": passwords, "shop_url": shop_url,
                "set_aside": set_aside, "procs": procs}
     finally:
