@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from ordersync.model import CancelResult, ImportPlan, MarketplaceOrder, WriteResult
+from ordersync.model import CancelResult, Fulfillment, ImportPlan, MarketplaceOrder, WriteResult
 from ordersync.shop import schema as t
 from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
 from ordersync.shop.stock import apply_stock_moves, release_reservations
@@ -219,6 +219,8 @@ def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: dat
         "carrier": p.carrier,
         "marketplace_status": o.status.value,
         "fulfillment": o.fulfillment.value,
+        # the marketplace ships these: never pending for fulfillment (see shop/shipments.py)
+        "confirm_state": None if o.fulfillment is Fulfillment.MERCHANT else "marketplace",
         "purchase_date": o.purchase_date,
         "marketplace_updated_at": o.last_updated,
         "latest_ship_date": o.latest_ship_date,
