@@ -140,7 +140,7 @@ orders = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_orders_marketplace_order"),
     Index("ix_orders_batch", "import_batch"),
-    Index("ix_orders_status", "marketplace", "country", "status"),
+    # by status (summaries, the grid) and what fulfillment still has to confirm (confirm_state NULL)
     Index("ix_orders_to_confirm", "marketplace", "country", "status", "confirm_state"),
 )
 

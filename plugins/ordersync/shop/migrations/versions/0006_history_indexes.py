@@ -35,11 +35,13 @@ def upgrade() -> None:
         " WHERE c.order_id = shop_packages.order_id AND c.package_ref = shop_packages.package_ref)"
     )
     op.create_index("ix_orders_to_confirm", "orders", ["marketplace", "country", "status", "confirm_state"])
+    op.drop_index("ix_orders_status", table_name="orders")  # the new index starts with the same columns
     op.create_index("ix_shop_packages_to_confirm", "shop_packages", ["confirm_state", "order_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_shop_packages_to_confirm", table_name="shop_packages")
+    op.create_index("ix_orders_status", "orders", ["marketplace", "country", "status"])
     op.drop_index("ix_orders_to_confirm", table_name="orders")
     with op.batch_alter_table("shop_packages") as batch:
         batch.drop_column("confirm_state")
