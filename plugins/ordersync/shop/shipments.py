@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, and_, func, select, update
+from sqlalchemy import Connection, Select, and_, case, func, or_, select, update
 
 from ordersync.model import Fulfillment, ShipmentToSend
 from ordersync.shop import claims
@@ -179,10 +179,12 @@ def _bookmark_packaged(conn: Connection, marketplace: str, country: str, shipped
     oc, pc = t.orders.c, t.shop_packages.c
     pending = (oc.marketplace == marketplace, oc.country == country, oc.status == shipped_status,
                oc.confirm_state.is_(None))
-    conn.execute(update(t.orders).where(*pending, select(pc.id).where(pc.order_id == oc.id).exists())
-                 .values(confirm_state="packages"))
-    conn.execute(update(t.orders).where(*pending, oc.fulfillment != Fulfillment.MERCHANT.value)
-                 .values(confirm_state="marketplace"))
+    merchant = oc.fulfillment == Fulfillment.MERCHANT.value
+    conn.execute(
+        update(t.orders)
+        .where(*pending, or_(~merchant, select(pc.id).where(pc.order_id == oc.id).exists()))
+        .values(confirm_state=case((merchant, "packages"), else_="marketplace"))
+    )
 
 
 def _packages(conn: Connection, mine, unconfirmed) -> list[ShipmentToSend]:
