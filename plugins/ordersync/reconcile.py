@@ -99,6 +99,10 @@ def entry_rows(store: ShopStore, entry: Any, since: datetime) -> list[dict[str, 
         "create_orders": int(bool(entry.create_orders)), "shipped_status": entry.shipped_status,
     }
     with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # the planner cannot size the CTEs and prices the query above jit_above_cost: compiling
+            # it took seconds per entry, running it a fraction of that
+            conn.exec_driver_sql("SET LOCAL jit = off")
         rows = conn.execute(query, params).mappings().all()
     # DATE() is text on SQLite, a date elsewhere; counts may come back as Decimal (SUM on PostgreSQL)
     return [{"day": str(r["day"])[:10], "reason": r["reason"], **{c: int(r[c] or 0) for c in COUNTS}} for r in rows]

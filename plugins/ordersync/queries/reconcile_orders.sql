@@ -6,12 +6,16 @@
 -- purchase time of the window), importable / shipped / cancelled (the channel status words that
 -- mean UNSHIPPED-or-SHIPPED / SHIPPED / CANCELLED), import_fba, create_orders (0/1),
 -- shipped_status (the entry's shop status of shipped orders).
+-- The window is two ranges of ix_inbox_purchase (an OR of both would read the entry's history).
 WITH seen AS (
-    SELECT i.marketplace_order_id, i.marketplace_status, i.fulfillment, i.total,
-           DATE(COALESCE(i.purchase_date, i.first_seen_at)) AS day
+    SELECT i.marketplace_order_id, i.marketplace_status, i.fulfillment, i.total, DATE(i.purchase_date) AS day
     FROM inbox i
-    WHERE i.marketplace = :marketplace AND i.country = :country
-      AND (i.purchase_date >= :since OR (i.purchase_date IS NULL AND i.first_seen_at >= :since))
+    WHERE i.marketplace = :marketplace AND i.country = :country AND i.purchase_date >= :since
+    UNION ALL
+    SELECT i.marketplace_order_id, i.marketplace_status, i.fulfillment, i.total, DATE(i.first_seen_at) AS day
+    FROM inbox i
+    WHERE i.marketplace = :marketplace AND i.country = :country AND i.purchase_date IS NULL
+      AND i.first_seen_at >= :since
 ),
 shop AS (
     SELECT o.id, o.marketplace_order_id, o.status, o.total, o.cancelled_at
