@@ -223,7 +223,12 @@ def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[S
             for o in orders
         ],
     )
-    return conn.execute(select(func.count()).where(t.inbox.c.batch == batch)).scalar_one()
+    ib = t.inbox.c
+    # through the unique key of the page's orders: inbox.batch has no index, and the whole inbox is history
+    return conn.execute(select(func.count()).where(
+        ib.marketplace == marketplace, ib.country == country,
+        ib.marketplace_order_id.in_(sorted({o.order_id for o in orders})), ib.batch == batch,
+    )).scalar_one()
 
 
 def _restage(conn: Connection, marketplace: str, country: str, o: StagedOrder, now: datetime) -> int:

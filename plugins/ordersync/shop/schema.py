@@ -180,6 +180,7 @@ reservations = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("marketplace", "country", "marketplace_order_id", "line_id", name="uq_reservations_line"),
     Index("ix_reservations_state", "marketplace", "country", "state"),
+    Index("ix_reservations_batch", "batch"),  # what one call reserved, without reading the history
 )
 
 # The stock ledger: products.stock changes only together with a row here. Each (line, reason) and

@@ -1,4 +1,4 @@
-"""history: reconciliation window index, fulfillment bookmarks (pending packages by index)
+"""history: reconciliation window index, fulfillment bookmarks (pending packages by index), reservations by batch
 
 Revision ID: 0006_history
 Revises: 0005
@@ -16,6 +16,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_inbox_purchase", "inbox", ["marketplace", "country", "purchase_date"])
     op.create_index("ix_confirmations_state", "shipment_confirmations", ["state", "claimed_at"])
+    op.create_index("ix_reservations_batch", "reservations", ["batch"])
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("confirm_state", sa.String(length=16), nullable=True))
     with op.batch_alter_table("shop_packages") as batch:
@@ -47,5 +48,6 @@ def downgrade() -> None:
         batch.drop_column("confirm_state")
     with op.batch_alter_table("orders") as batch:
         batch.drop_column("confirm_state")
+    op.drop_index("ix_reservations_batch", table_name="reservations")
     op.drop_index("ix_confirmations_state", table_name="shipment_confirmations")
     op.drop_index("ix_inbox_purchase", table_name="inbox")
