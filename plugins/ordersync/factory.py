@@ -75,6 +75,12 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
                 minimum=0,
                 description="Read the last N hours before the interval end instead of the interval",
             ),
+            "own_window": Param(
+                False,
+                type="boolean",
+                description="Read exactly this run's interval for this country (as a backfill does), "
+                "not the seller's region-wide listing",
+            ),
         },
     ) as dag:
         # every task that calls the marketplace takes a slot of the seller x region pool
