@@ -44,10 +44,11 @@ LATEST_ALLOWED = timedelta(minutes=2)
 _MAX_RESTARTS = 10
 # Statuses the import layer acts on when onboarding a seller: still to ship.
 OPEN_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED")
-# Orders that can still be missing from the shop or still change there (recovery's doublecheck):
-# pending (a reservation), or still to ship. Shipped and cancelled ones were read by the windows
-# when they changed; re-listing them every day would cost most of the pages.
-UNSETTLED_STATUSES = ("PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED")
+# Orders that can still be missing from the shop or whose change the shop must still carry
+# (recovery's doublecheck): pending (a reservation), still to ship, or cancelled (a cancellation
+# listed late must still restore the stock). Shipped merchant orders, most of them, were shipped
+# by the shop itself: re-listing them every day would cost most of the pages for nothing.
+UNSETTLED_STATUSES = ("PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "CANCELLED")
 # searchOrders takes at most this many marketplace ids
 MAX_MARKETPLACES = 50
 FULFILLED_BY = {Fulfillment.MERCHANT: "MERCHANT", Fulfillment.MARKETPLACE: "AMAZON"}
@@ -79,6 +80,7 @@ class AmazonChannel:
 
     name = "amazon"
     order_id_pattern = r"\d{3}-\d{7}-\d{7}"  # e.g. 402-1234567-1234567 (SP-API's documented form)
+    unsettled_statuses = UNSETTLED_STATUSES
 
     def __init__(self, hook: Any, country: str, page_size: int = 100):
         self.hook = hook

@@ -103,6 +103,8 @@ class RegionChannel(Channel, Protocol):
     """A marketplace whose one listing can read several countries of one seller account at once
     (Amazon: ``searchOrders`` takes up to 50 marketplace ids of a region)."""
 
+    unsettled_statuses: tuple[str, ...]  # what ``unsettled_only`` keeps, in the marketplace's words
+
     def region_pages(
         self,
         window: Window,
@@ -112,6 +114,6 @@ class RegionChannel(Channel, Protocol):
         unsettled_only: bool = False,
     ) -> Iterator[dict[str, list[StagedOrder]]]:
         """Orders of ``countries`` last updated in ``window``, a page at a time, split by country;
-        ``unsettled_only`` keeps the orders that can still be missing or change (not shipped or
-        cancelled)."""
+        ``unsettled_only`` keeps the orders that can still be missing or whose change the shop
+        must still carry (not shipped)."""
         ...

@@ -84,6 +84,22 @@ class RegionListings(StoreBase):
                 .values(locked_by=None, locked_until=None, version=rw.version + 1)
             )
 
+    def staged_in(
+        self, marketplace: str, country: str, start: datetime, end: datetime, fulfillment: str,
+        statuses: tuple[str, ...] = (),
+    ) -> list[str]:
+        """Orders of a country staged with a last update in ``start..end`` (and one of
+        ``statuses``): what another task's region listing of that span brought in for it."""
+        ic = t.inbox.c
+        query = select(ic.marketplace_order_id).where(
+            ic.marketplace == marketplace, ic.country == country, ic.fulfillment == fulfillment,
+            ic.marketplace_updated_at >= start, ic.marketplace_updated_at <= end,
+        )
+        if statuses:
+            query = query.where(ic.marketplace_status.in_(statuses))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query.order_by(ic.id)).scalars())
+
     def covered_until(self, scope: str) -> datetime | None:
         rw = t.region_watermarks.c
         with self.engine.connect() as conn:

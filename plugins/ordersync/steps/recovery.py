@@ -63,12 +63,11 @@ def recover(
 
 
 def _import_listed(channel: Channel, store: ShopStore, entry: Entry, kind: str, effective: Window,
-                   ids: list[str] | None, counts: dict[str, Any]) -> dict[str, Any]:
-    """Import the listed orders (``ids``; None: every staged order of the entry with work to do)."""
-    if ids is not None:
-        counts["listed"] = len(set(ids))
-        counts["already_present"] = len(store.imported_ids(entry.marketplace, entry.country, ids))
-    if ids is None or ids:
+                   ids: list[str], counts: dict[str, Any]) -> dict[str, Any]:
+    """Import the listed orders, only what is missing or drifted."""
+    counts["listed"] = len(set(ids))
+    counts["already_present"] = len(store.imported_ids(entry.marketplace, entry.country, ids))
+    if ids:
         done = import_orders(channel, store, entry, order_ids=ids)
         counts["recovered"] = done["imported"]
         counts["status_updates"] = done["updated"] + done["cancelled"]
@@ -101,5 +100,9 @@ def _recover_region(channel: RegionChannel, store: ShopStore, entry: Entry, kind
     scope = f"{region.scope}:{kind}@{effective.end:%Y%m%dT%H%M%S}"
     if listed_once(store, scope, lambda covered: covered is None, list_window):
         return _import_listed(channel, store, entry, kind, effective, ids, counts)
+    # another country's task listed it: this country's orders of that listing, from the inbox
     counts["covered"] = 1
-    return _import_listed(channel, store, entry, kind, effective, None, counts)
+    statuses = channel.unsettled_statuses if kind == "doublecheck" else ()
+    ids = store.staged_in(entry.marketplace, entry.country, effective.start, effective.end,
+                          RECOVERY_KINDS[kind].value, statuses)
+    return _import_listed(channel, store, entry, kind, effective, ids, counts)
