@@ -183,7 +183,9 @@ For every entry, over the last `recovery_days` (default 3) before the run's data
 - **doublecheck** lists merchant-fulfilled orders: any order a regular window missed.
 
 Only orders missing from the shop are imported; orders already there only have their status
-compared (cancelled or shipped on the marketplace after import). Listings cost one request per
+compared (cancelled or shipped on the marketplace after import). On Amazon each kind is one
+listing per seller x region: the first task lists every country, the others import what it
+staged for theirs (`covered: 1`). Listings cost one request per
 100 orders, no per-order call; tasks use the entry's reading pool and the shared usage-plan limiter.
 XCom per task: `listed`, `already_present`, `recovered`, `status_updates`, `not_imported`.
 """,
