@@ -208,3 +208,19 @@ def test_the_fba_re_read_is_region_wide_for_fba_importers_and_in_chunks(sandbox,
     counts = steps.lookup(_channel(entries[2]), shop, entries[2], nxt, region=region)
     assert counts["covered"] == 0 and _searches(sandbox) - before == counts["pages"]
     assert shop.covered_until(f"{region.scope}:fba") == fba_until
+
+
+def test_the_recovery_lists_once_per_seller_and_day_and_every_country_imports_its_own(sandbox, shop):
+    entries = _entries()
+    region = steps.region_of(entries[0], entries)
+    end = datetime.now(UTC).replace(microsecond=0)  # recent: each task's end is clamped differently
+    before = _searches(sandbox)
+    results = {}
+    for entry in entries:
+        window = steps.recovery_window(entry, "doublecheck", end)
+        results[entry.country] = steps.recover(_channel(entry), shop, entry, "doublecheck", window, region=region)
+    assert _searches(sandbox) - before == results["IT"]["pages"] > 0  # one listing, by the first task
+    assert results["FR"]["covered"] == 1 and results["DE"]["covered"] == 1
+    for country in COUNTRIES:  # each country imported its own unsettled merchant orders
+        assert results[country]["recovered"] > 0
+        assert shop.count("orders", country=country) == results[country]["recovered"]

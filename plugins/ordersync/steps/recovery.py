@@ -52,7 +52,9 @@ def recover(
     if effective is None:
         return counts
     if region is not None and isinstance(channel, RegionChannel):
-        return _recover_region(channel, store, entry, kind, effective, region, counts)
+        # one listing per recovery window, named by its unclamped end: every task of the run agrees
+        scope = f"{region.scope}:{kind}@{window.end:%Y%m%dT%H%M%S}"
+        return _recover_region(channel, store, entry, kind, effective, region, scope, counts)
     ids: list[str] = []
     for page in channel.pages(effective, fulfilment=RECOVERY_KINDS[kind]):
         counts["pages"] += 1
@@ -77,7 +79,7 @@ def _import_listed(channel: Channel, store: ShopStore, entry: Entry, kind: str, 
 
 
 def _recover_region(channel: RegionChannel, store: ShopStore, entry: Entry, kind: str, effective: Window,
-                    region: Region, counts: dict[str, Any]) -> dict[str, Any]:
+                    region: Region, scope: str, counts: dict[str, Any]) -> dict[str, Any]:
     """One listing per seller x region and recovery day: the first task lists every country
     (doublecheck: orders still pending or to ship, the ones that can be missing or change;
     recheck: FBA orders of the countries importing them), stages them under their countries and
@@ -96,8 +98,7 @@ def _recover_region(channel: RegionChannel, store: ShopStore, entry: Entry, kind
         counts["pages"] += staged["pages"]
         return effective.end
 
-    # one scope per recovery window: a backfilled recovery of another day lists its own window
-    scope = f"{region.scope}:{kind}@{effective.end:%Y%m%dT%H%M%S}"
+    # a backfilled recovery of another day has a scope of its own: it lists its own window
     if listed_once(store, scope, lambda covered: covered is None, list_window):
         return _import_listed(channel, store, entry, kind, effective, ids, counts)
     # another country's task listed it: this country's orders of that listing, from the inbox
