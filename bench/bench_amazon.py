@@ -1,4 +1,4 @@
-"""Amazon channel: requests per order and package, sync time under the usage plan vs its lower bound.
+"""Amazon, one large window (a single 4-day lookup of 3,300 orders): requests per order and package, sync time vs the plan's lower bound.
 
 Runs the sandbox with Amazon's usage plans enforced, time-scaled, and syncs one country through
 ``steps.lookup`` / ``import_orders`` / ``fulfill`` with a real hook (limiter on, shared state in a

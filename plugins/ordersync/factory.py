@@ -14,7 +14,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ordersync.assets import ORDERS_IMPORTED, ORDERS_RECOVERED
 from ordersync.config import Config, Entry
-from ordersync.pools import pool_name
+from ordersync.pools import STEP_USE, pool_name
 from ordersync.operators import (
     AcceptOrdersOperator,
     FulfillOrdersOperator,
@@ -75,14 +75,22 @@ def build_entry_dag(entry: Entry, config_path: str) -> DAG:
                 minimum=0,
                 description="Read the last N hours before the interval end instead of the interval",
             ),
+            "own_window": Param(
+                False,
+                type="boolean",
+                description="Read exactly this run's interval for this country (as a backfill does), "
+                "not the seller's region-wide listing",
+            ),
         },
     ) as dag:
-        # every task that calls the marketplace takes a slot of the seller x region pool
-        common: dict[str, Any] = {"entry_key": entry.key, "config_path": config_path, "pool": pool_name(entry)}
-        lookup = LookupOrdersOperator(task_id="lookup", **common)
-        accept = AcceptOrdersOperator(task_id="accept", **common)
-        import_ = ImportOrdersOperator(task_id="import", outlets=[ORDERS_IMPORTED], **common)
-        fulfillment = FulfillOrdersOperator(task_id="fulfillment", **common)
+        # every task takes a slot of the seller x region pool of its use: reading (lookup) apart
+        # from importing and confirming, so a lookup sleeping on the limiter never holds them up
+        common: dict[str, Any] = {"entry_key": entry.key, "config_path": config_path}
+        lookup = LookupOrdersOperator(task_id="lookup", pool=pool_name(entry, STEP_USE["lookup"]), **common)
+        accept = AcceptOrdersOperator(task_id="accept", pool=pool_name(entry, STEP_USE["accept"]), **common)
+        import_ = ImportOrdersOperator(task_id="import", outlets=[ORDERS_IMPORTED],
+                                       pool=pool_name(entry, STEP_USE["import"]), **common)
+        fulfillment = FulfillOrdersOperator(task_id="fulfillment", pool=pool_name(entry, STEP_USE["fulfillment"]), **common)
         lookup >> accept >> import_ >> fulfillment
     return dag
 
@@ -175,14 +183,17 @@ For every entry, over the last `recovery_days` (default 3) before the run's data
 - **doublecheck** lists merchant-fulfilled orders: any order a regular window missed.
 
 Only orders missing from the shop are imported; orders already there only have their status
-compared (cancelled or shipped on the marketplace after import). Listings cost one request per
-100 orders, no per-order call; tasks use the entry's pool and the shared usage-plan limiter.
+compared (cancelled or shipped on the marketplace after import). On Amazon each kind is one
+listing per seller x region: the first task lists every country, the others import what it
+staged for theirs (`covered: 1`). Listings cost one request per
+100 orders, no per-order call; tasks use the entry's reading pool and the shared usage-plan limiter.
 XCom per task: `listed`, `already_present`, `recovered`, `status_updates`, `not_imported`.
 """,
     ) as dag:
         checks = []
         for entry in config.enabled:
-            common: dict[str, Any] = {"entry_key": entry.key, "config_path": config.path, "pool": pool_name(entry),
+            common: dict[str, Any] = {"entry_key": entry.key, "config_path": config.path,
+                                      "pool": pool_name(entry, STEP_USE["doublecheck"]),
                                       "retries": entry.retries, "retry_delay": entry.retry_delay}
             with TaskGroup(group_id=entry.key):
                 if entry.marketplace == "amazon" and entry.import_fba:

@@ -51,6 +51,12 @@ class OrderSyncOperator(BaseOperator):
     def entry(self):
         return load_config(self.config_path).entry(self.entry_key)
 
+    def region(self, entry):
+        """The seller x region listing the entry shares with its siblings (Amazon), else None."""
+        from ordersync import steps
+
+        return steps.region_of(entry, load_config(self.config_path).enabled)
+
     @staticmethod
     def store(entry):
         from ordersync.hooks import ShopDatabaseHook
@@ -86,7 +92,11 @@ class LookupOrdersOperator(OrderSyncOperator):
 
     The window is the run's data interval widened back by the entry's ``overlap_minutes``; the
     run param ``lookback_hours`` replaces it with the last N hours before the interval's end.
-    XCom: ``found`` (main count), ``new``, ``changed``, ``unchanged``, ``pages``.
+    Amazon entries share one region-wide listing per seller x region (the first lookup of the
+    interval makes it); a backfill run, ``lookback_hours``, the param ``own_window`` or an entry
+    with ``lookback`` read exactly their own window instead.
+    XCom: ``found`` (main count), ``new``, ``changed``, ``unchanged``, ``pages``; region-wide also
+    ``region_found`` and ``covered``.
     """
 
     step = "lookup"
@@ -106,7 +116,10 @@ class LookupOrdersOperator(OrderSyncOperator):
         self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
         channel = self.channel(entry, store)
         now = utcnow()
-        counts = steps.lookup(channel, store, entry, window, now=now)
+        run = context.get("dag_run")
+        own = bool(params.get("lookback_hours") or params.get("own_window")) or entry.lookback is not None \
+            or "backfill" in str(run.run_type if run is not None else "").lower()
+        counts = steps.lookup(channel, store, entry, window, now=now, region=None if own else self.region(entry))
         # sync_runs keeps the span really read: the end clamped before now, or none when too recent
         read = channel.clamp(window, now)
         if isinstance(channel, AcceptFirstChannel):  # what accept is about to answer: ids, SKUs, quantities, stock
@@ -193,7 +206,8 @@ class RecoverOrdersOperator(OrderSyncOperator):
 
         window = steps.recovery_window(entry, self.kind, context["data_interval_end"])
         self.log.info("%s %s: orders updated %s .. %s", self.kind, entry.key, window.start, window.end)
-        return steps.recover(self.channel(entry, store), store, entry, self.kind, window), window
+        return steps.recover(self.channel(entry, store), store, entry, self.kind, window,
+                             region=self.region(entry)), window
 
 
 class RecoverySummaryOperator(BaseOperator):

@@ -119,11 +119,15 @@ def test_marketplace_tasks_share_one_pool_per_seller_and_region(dagbag):
     config = load_config()
     plan = pools(config)
     eu = [e for e in config.enabled if e.conn_id == "amazon_eu"]
-    assert len(eu) >= 2 and "ordersync_amazon_eu_eu" in plan
-    assert plan["ordersync_amazon_eu_eu"]["slots"] == 2  # searchOrders burst 20 // 10 requests a task
+    assert len(eu) >= 2 and {"ordersync_amazon_eu_eu_read", "ordersync_amazon_eu_eu_confirm"} <= set(plan)
+    assert plan["ordersync_amazon_eu_eu_read"]["slots"] == 2  # searchOrders burst 20 // 10 requests a task
+    assert plan["ordersync_amazon_eu_eu_confirm"]["slots"] == 5  # confirmShipment burst 10 // 2 a task
     for entry in eu:
         dag = dagbag.get_dag(entry.dag_id)
-        assert {t.pool for t in dag.tasks} == {"ordersync_amazon_eu_eu"}
+        # a lookup sleeping on the limiter holds a reading slot, never one import or fulfillment needs
+        assert {t.task_id: t.pool for t in dag.tasks} == {
+            "lookup": "ordersync_amazon_eu_eu_read", "accept": "ordersync_amazon_eu_eu_confirm",
+            "import": "ordersync_amazon_eu_eu_confirm", "fulfillment": "ordersync_amazon_eu_eu_confirm"}
 
 
 def test_two_hundred_entries_load_without_errors(airflow_db, tmp_path, monkeypatch):

@@ -297,8 +297,11 @@ def test_fba_orders_are_read_again_over_the_window_shifted_back(sandbox, shop):
         "createdTime": late.isoformat(), "lastUpdatedTime": late.isoformat()})["order"]["orderId"]
     steps.lookup(_channel(_entry(fba_extra_days=0)), shop, _entry(fba_extra_days=0), window)
     assert fba not in _inbox_ids(shop)
-    entry = _entry(fba_extra_days=2)
-    counts = steps.lookup(_channel(entry), shop, entry, window)
+    # a backfill-like run reads exactly its window: no shifted re-read
+    entry = _entry(fba_extra_days=2, import_fba=True)
+    assert steps.lookup(_channel(entry), shop, entry, window)["fba_found"] == 0
+    # a scheduled run of an entry importing FBA orders: the seller's region-wide shifted chunk
+    counts = steps.lookup(_channel(entry), shop, entry, window, region=steps.region_of(entry, [entry]))
     assert fba in _inbox_ids(shop)
     assert counts["fba_found"] >= 1
 

@@ -3,7 +3,7 @@
     python -m tests.simulation.fortnight --days 14 --orders-per-day 200     (make simulate)
 
 The sandbox marketplaces (a real HTTP server, Amazon's usage plans enforced) receive the events
-of deterministic timelines as simulated time passes: Amazon IT, FR and DE
+of deterministic timelines as simulated time passes: Amazon IT, FR, DE, ES, NL and BE (one seller)
 (:class:`~ordersync.sandbox.timeline.Timeline`: orders listed hours late, FBA orders days late,
 pending for days, cancelled before and after import), Cdiscount, which wants every order
 accepted first (:class:`~ordersync.sandbox.timeline.AcceptFirstTimeline`; its sandbox clock is
@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-COUNTRIES = ("IT", "FR", "DE")
+# six EU countries of one seller account: one region-wide listing serves them all
+COUNTRIES = ("IT", "FR", "DE", "ES", "NL", "BE")
 LENGOW_MARKETPLACE = "amazon_fr"  # the sandbox's Lengow marketplace that ships one line per action
 DAG_IDS = (*(f"ordersync_amazon_{c.lower()}" for c in COUNTRIES), "ordersync_cdiscount_fr", f"ordersync_lengow_{LENGOW_MARKETPLACE}")
 STEP = timedelta(hours=4)
@@ -507,7 +508,8 @@ def backfill_in_child(dag_ids: list[str], dates: list[str], out: str) -> None:
     runs = []
     for date in dates:
         for dag_id in dag_ids:
-            run = bag.get_dag(dag_id).test(logical_date=datetime.fromisoformat(date))
+            # a backfill reads exactly its own window (dag.test makes manual runs: say so)
+            run = bag.get_dag(dag_id).test(logical_date=datetime.fromisoformat(date), run_conf={"own_window": True})
             runs.append({"dag_id": dag_id, "date": date, "state": str(run.state)})
     Path(out).write_text(json.dumps(runs))
 

@@ -44,5 +44,6 @@ def test_countries_of_one_seller_and_region_share_a_pool():
             self.country = country
 
     assert {pool_name(E(c)) for c in ("IT", "FR", "DE", "ES", "UK", "NL", "PL", "SE", "BE")} == {
-        "ordersync_amazon_eu_eu"}
-    assert pool_name(E("US")) == "ordersync_amazon_eu_na"
+        "ordersync_amazon_eu_eu_read"}
+    assert pool_name(E("US")) == "ordersync_amazon_eu_na_read"
+    assert pool_name(E("IT"), "confirm") == "ordersync_amazon_eu_eu_confirm"

@@ -22,7 +22,7 @@ from ordersync.channels.parsing import (
     stage_safely,
 )
 from ordersync.errors import MarketplaceRequestError
-from ordersync.marketplaces import AmazonMarketplace, amazon_marketplace
+from ordersync.marketplaces import BY_MARKETPLACE_ID, AmazonMarketplace, amazon_marketplace
 from ordersync.model import (
     Address,
     Fulfillment,
@@ -45,6 +45,13 @@ LATEST_ALLOWED = timedelta(minutes=2)
 _MAX_RESTARTS = 10
 # Statuses the import layer acts on when onboarding a seller: still to ship.
 OPEN_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED")
+# Orders that can still be missing from the shop or whose change the shop must still carry
+# (recovery's doublecheck): pending (a reservation), still to ship, or cancelled (a cancellation
+# listed late must still restore the stock). Shipped merchant orders, most of them, were shipped
+# by the shop itself: re-listing them every day would cost most of the pages for nothing.
+UNSETTLED_STATUSES = ("PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "CANCELLED")
+# searchOrders takes at most this many marketplace ids
+MAX_MARKETPLACES = 50
 FULFILLED_BY = {Fulfillment.MERCHANT: "MERCHANT", Fulfillment.MARKETPLACE: "AMAZON"}
 
 STATUSES = {
@@ -74,6 +81,7 @@ class AmazonChannel:
 
     name = "amazon"
     order_id_pattern = r"\d{3}-\d{7}-\d{7}"  # e.g. 402-1234567-1234567 (SP-API's documented form)
+    unsettled_statuses = UNSETTLED_STATUSES
 
     def __init__(self, hook: Any, country: str, page_size: int = 100):
         self.hook = hook
@@ -94,6 +102,32 @@ class AmazonChannel:
         importable inside the window is seen), ``fulfilment`` sent as ``fulfilledBy``."""
         yield from self._listing("lastUpdated", window.start, window.end, fulfilment, ())
 
+    def region_pages(
+        self,
+        window: Window,
+        countries: tuple[str, ...],
+        *,
+        fulfilment: Fulfillment | None = None,
+        unsettled_only: bool = False,
+    ) -> Iterator[dict[str, list[StagedOrder]]]:
+        """One listing over the marketplaces of ``countries`` (same seller account and region), a
+        page at a time, each page split by the order's own marketplace (``salesChannel``).
+
+        An order whose marketplace id is missing or not one of ``countries`` stays with this
+        channel's country (staged, and set aside at import if it does not parse).
+        """
+        ids = {amazon_marketplace(c).marketplace_id: amazon_marketplace(c).country for c in countries}
+        if len(ids) > MAX_MARKETPLACES:
+            raise ValueError(f"searchOrders takes at most {MAX_MARKETPLACES} marketplaces, got {len(ids)}")
+        statuses = UNSETTLED_STATUSES if unsettled_only else ()
+        for page in self._listing("lastUpdated", window.start, window.end, fulfilment, statuses, tuple(ids)):
+            split: dict[str, list[StagedOrder]] = {}
+            for order in page:
+                sales = order.payload.get("salesChannel") if isinstance(order.payload, dict) else None
+                mid = sales.get("marketplaceId") if isinstance(sales, dict) else None
+                split.setdefault(ids.get(str(mid), self.country), []).append(order)
+            yield split
+
     def open_pages(self, since: datetime) -> Iterator[list[StagedOrder]]:
         """Orders created since ``since`` still UNSHIPPED / PARTIALLY_SHIPPED; no upper bound
         (Amazon then reads up to two minutes before the request)."""
@@ -106,8 +140,9 @@ class AmazonChannel:
         end: datetime | None,
         fulfilment: Fulfillment | None,
         statuses: tuple[str, ...],
+        marketplace_ids: tuple[str, ...] = (),
     ) -> Iterator[list[StagedOrder]]:
-        """``searchOrders`` page by page.
+        """``searchOrders`` page by page (this channel's marketplace, or ``marketplace_ids``).
 
         A paging token Amazon refuses (expired, or the listing changed under it) restarts the
         listing from the last order received rather than from scratch: pages are sorted by the
@@ -116,7 +151,8 @@ class AmazonChannel:
         """
         field = "lastUpdatedTime" if by == "lastUpdated" else "createdTime"
         fulfilled_by = None if fulfilment is None else FULFILLED_BY[fulfilment]
-        params = self._search_params(by, start, end, fulfilled_by, statuses)
+        ids = marketplace_ids or (self.marketplace.marketplace_id,)
+        params = self._search_params(by, start, end, fulfilled_by, statuses, ids)
         while True:
             try:
                 body = self.hook.call("GET", SEARCH_ORDERS, params=params, operation="searchOrders").json()
@@ -124,7 +160,7 @@ class AmazonChannel:
                 if exc.status != 400 or "paginationToken" not in params or self.restarts >= _MAX_RESTARTS:
                     raise
                 self.restarts += 1
-                params = self._search_params(by, start, end, fulfilled_by, statuses)
+                params = self._search_params(by, start, end, fulfilled_by, statuses, ids)
                 continue
             entries = body.get("orders") or []
             entries = entries if isinstance(entries, list) else [entries]
@@ -158,9 +194,15 @@ class AmazonChannel:
         return found, missing
 
     def _search_params(
-        self, by: str, start: datetime, end: datetime | None, fulfilled_by: str | None, statuses: tuple[str, ...]
+        self,
+        by: str,
+        start: datetime,
+        end: datetime | None,
+        fulfilled_by: str | None,
+        statuses: tuple[str, ...],
+        marketplace_ids: tuple[str, ...],
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {"marketplaceIds": self.marketplace.marketplace_id, f"{by}After": iso(start)}
+        params: dict[str, Any] = {"marketplaceIds": ",".join(marketplace_ids), f"{by}After": iso(start)}
         if end is not None:
             params[f"{by}Before"] = iso(end)
         if statuses:
@@ -191,17 +233,19 @@ class AmazonChannel:
 
     def _grid(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Order grid columns; a field that does not parse is left empty, never an error."""
-
+        sales = raw.get("salesChannel")
+        marketplace = BY_MARKETPLACE_ID.get(str(sales.get("marketplaceId"))) if isinstance(sales, dict) else None
+        marketplace = marketplace or self.marketplace  # a region-wide listing holds every country's orders
         items = [i for i in raw.get("orderItems") or [] if isinstance(i, dict)]
         grand = (raw.get("proceeds") or {}).get("grandTotal") or {}
         ship_by = ((raw.get("fulfillment") or {}).get("shipByWindow") or {}).get("latestDateTime")
         return {
-            "store_name": self.marketplace.name,
+            "store_name": marketplace.name,
             "buyer_name": ((raw.get("buyer") or {}).get("buyerName") or "")[:255] or None,
             "purchase_date": attempt(lambda: parse_time(raw.get("createdTime"), "createdTime")),
             "latest_ship_date": attempt(lambda: parse_time(ship_by, "shipByWindow")) if ship_by else None,
             "total": attempt(lambda: _money(grand, "grandTotal")) if grand else None,
-            "currency": grand.get("currencyCode") or self.marketplace.currency,
+            "currency": grand.get("currencyCode") or marketplace.currency,
             "is_prime": "PRIME" in (raw.get("programs") or []),
             "items_shipped": attempt(lambda: sum(int((i.get("fulfillment") or {}).get("quantityFulfilled") or 0) for i in items)),
             "items_unshipped": attempt(lambda: sum(int((i.get("fulfillment") or {}).get("quantityUnfulfilled") or 0) for i in items)),

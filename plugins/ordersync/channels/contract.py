@@ -3,7 +3,8 @@
 Words are the marketplace-neutral ones of :mod:`ordersync.model` (``Fulfillment``, ``Window``,
 ``MarketplaceOrder``); each adapter maps them to its API. Steps take a :class:`Channel`, and the
 accept step an :class:`AcceptFirstChannel`; a channel is built by :func:`ordersync.channels.build_channel`
-only, never probed for methods.
+only, never probed for methods; the steps ask for :class:`RegionChannel` where one listing can
+serve every country of a seller account.
 """
 
 from __future__ import annotations
@@ -94,4 +95,25 @@ class AcceptFirstChannel(Channel, Protocol):
 
     def acknowledgements(self, order_ids: list[str]) -> tuple[list[str], dict[str, str]]:
         """Of shipments sent for these orders: acknowledged ones, and failed ones with the message."""
+        ...
+
+
+@runtime_checkable
+class RegionChannel(Channel, Protocol):
+    """A marketplace whose one listing can read several countries of one seller account at once
+    (Amazon: ``searchOrders`` takes up to 50 marketplace ids of a region)."""
+
+    unsettled_statuses: tuple[str, ...]  # what ``unsettled_only`` keeps, in the marketplace's words
+
+    def region_pages(
+        self,
+        window: Window,
+        countries: tuple[str, ...],
+        *,
+        fulfilment: Fulfillment | None = None,
+        unsettled_only: bool = False,
+    ) -> Iterator[dict[str, list[StagedOrder]]]:
+        """Orders of ``countries`` last updated in ``window``, a page at a time, split by country;
+        ``unsettled_only`` keeps the orders that can still be missing or whose change the shop
+        must still carry (not shipped)."""
         ...

@@ -395,3 +395,17 @@ acceptances = Table(
     Column("answered_at", UtcDateTime),
     UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_acceptances_order"),
 )
+
+# Region-wide listings (Amazon): how far the orders of every marketplace of one seller account x
+# region have been listed, per kind of listing ("all", "fba", "doublecheck@<end>"...). The first
+# lookup of an interval takes the row (compare-and-set on version, a lease in case it dies), lists
+# every country, stages them and moves covered_until; the other countries' lookups find it covered.
+region_watermarks = Table(
+    "region_watermarks",
+    metadata,
+    Column("scope", String(128), primary_key=True),  # "<conn_id>:<region>:<kind>"
+    Column("covered_until", UtcDateTime, nullable=True),  # listed up to here (None: never)
+    Column("locked_by", String(36), nullable=True),  # token of the lookup listing now
+    Column("locked_until", UtcDateTime, nullable=True),  # its lease; renewed after every page
+    Column("version", BigInteger, nullable=False),
+)

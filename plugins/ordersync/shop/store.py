@@ -5,7 +5,8 @@
 :mod:`~ordersync.shop.orders` (the set-based import, updates, cancellations),
 :mod:`~ordersync.shop.stock` (products, reservations, the stock ledger),
 :mod:`~ordersync.shop.shipments` (packages and their confirmations, claimed through
-:mod:`~ordersync.shop.claims`) and :mod:`~ordersync.shop.runs` (sync runs and state), on
+:mod:`~ordersync.shop.claims`), :mod:`~ordersync.shop.runs` (sync runs and state) and
+:mod:`~ordersync.shop.listings` (region-wide listings' watermarks and locks), on
 :class:`~ordersync.shop.db.StoreBase` (engine, transactions, deadlock retries).
 
 Writes are set-based: one bulk statement per table per page, inside one transaction. Duplicates are
@@ -19,6 +20,7 @@ from __future__ import annotations
 from ordersync.model import StagedOrder
 from ordersync.shop.db import utcnow
 from ordersync.shop.inbox import Inbox
+from ordersync.shop.listings import RegionListings
 from ordersync.shop.orders import Orders
 from ordersync.shop.runs import Runs
 from ordersync.shop.shipments import Shipments
@@ -27,5 +29,5 @@ from ordersync.shop.stock import Stock
 __all__ = ["ShopStore", "StagedOrder", "utcnow"]  # what callers import from here
 
 
-class ShopStore(Inbox, Orders, Stock, Shipments, Runs):
+class ShopStore(Inbox, Orders, Stock, Shipments, Runs, RegionListings):
     """Reads and writes of the sync steps; one instance per engine, safe to share in a task."""

@@ -11,9 +11,10 @@ from ordersync.steps.fulfillment import carrier_for, check_acknowledgements, ful
 from ordersync.steps.imports import IMPORT_COUNTS, import_orders
 from ordersync.steps.lookup import ONBOARDING_LOOKBACK, lookup, run_window
 from ordersync.steps.recovery import RECOVERY_KINDS, recover, recovery_window
+from ordersync.steps.region import Region, region_of
 
 __all__ = [
     "ACCEPT_COUNTS", "IMPORT_COUNTS", "MANUAL_ACTIONS", "ONBOARDING_LOOKBACK", "RECOVERY_KINDS", "accept",
     "carrier_for", "check_acknowledgements", "fulfill", "import_orders", "lookup", "manual_action", "recover",
-    "recovery_window", "run_window", "waiting_for_acceptance",
+    "recovery_window", "Region", "region_of", "run_window", "waiting_for_acceptance",
 ]

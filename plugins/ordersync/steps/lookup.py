@@ -6,9 +6,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ordersync.channels.contract import AcceptFirstChannel, Channel
+from ordersync.channels.contract import AcceptFirstChannel, Channel, RegionChannel
 from ordersync.model import Fulfillment, Window
 from ordersync.shop.store import ShopStore, utcnow
+from ordersync.steps.region import COVER_SLACK, MAX_CATCH_UP, Region, listed_once, stage_split
 from ordersync.validation import readable_id
 
 if TYPE_CHECKING:
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 # How far back onboarding looks for orders still to ship. Amazon documents no limit on
 # createdAfter for searchOrders; an order open for longer than this is not a real open order.
 ONBOARDING_LOOKBACK = timedelta(days=180)
+# The shifted FBA re-read reads old data: one larger listing every few hours costs fewer
+# requests than one per run, and loses no freshness (the data is already days old).
+FBA_CHUNK = timedelta(hours=4)
 
 
 def run_window(
@@ -41,13 +45,23 @@ def run_window(
     return Window(start, interval_end)
 
 
-def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now: datetime | None = None) -> dict[str, Any]:
+def lookup(
+    channel: Channel,
+    store: ShopStore,
+    entry: Entry,
+    window: Window,
+    now: datetime | None = None,
+    region: Region | None = None,
+) -> dict[str, Any]:
     """List the orders updated in the window and stage every one of them in the inbox.
 
-    More listings when they apply: Amazon-fulfilled orders over the window shifted
-    ``fba_extra_days`` back (they show up late), on accept-first channels every order still
-    waiting for acceptance, and on the entry's very first lookup (``onboarding: unshipped``)
-    every order still to ship, whatever its age.
+    With ``region`` (scheduled runs of an Amazon entry) the listing is the seller's region-wide
+    one: made by the first lookup of the interval for every country, found covered by the others
+    (:mod:`ordersync.steps.region`); entries with ``import_fba`` also get the shifted FBA re-read,
+    region-wide, a ``FBA_CHUNK`` at a time. Without it (backfills, ``lookback_hours``, an entry
+    with ``lookback``, other marketplaces) the run reads exactly its own window. On accept-first
+    channels every order still waiting for acceptance is listed too, and on the entry's very
+    first lookup (``onboarding: unshipped``) every order still to ship, whatever its age.
     """
     counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
               "fba_found": 0, "onboarded": 0}
@@ -75,15 +89,10 @@ def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now
             counts["unchanged"] += staged.unchanged
         return found
 
-    if effective is not None:
+    if effective is not None and region is not None and isinstance(channel, RegionChannel):
+        region_lookup(channel, store, entry, effective, region, counts)
+    elif effective is not None:
         counts["found"] += stage_all(channel.pages(effective))
-        extra = timedelta(days=entry.fba_extra_days)
-        if extra:
-            # The same window again, shifted back: every moment is read once more, `extra` later,
-            # catching FBA orders that surface late. Re-reading the whole widened span each run
-            # would cost days of pages per run against searchOrders' 0.0056/s regional plan.
-            fba = Window(effective.start - extra, effective.end - extra)
-            counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
     if isinstance(channel, AcceptFirstChannel):
         # accept-first channels: every order still waiting for an answer, whatever its dates
         counts["waiting_listed"] = stage_all(channel.waiting_pages())
@@ -93,3 +102,58 @@ def lookup(channel: Channel, store: ShopStore, entry: Entry, window: Window, now
     log.info("lookup %s counts: %s (window %s)", entry.key, counts,
              f"{effective.start} .. {effective.end}" if effective else "too recent")
     return counts
+
+
+def _renewing(pages, renew):
+    for page in pages:
+        yield page
+        renew()  # our lease runs on while pages come
+
+
+def region_lookup(channel: RegionChannel, store: ShopStore, entry: Entry, effective: Window, region: Region,
+                  counts: dict[str, Any]) -> None:
+    """The region-wide listing of the seller (made here or by another country's lookup), and for
+    entries importing FBA orders the shifted FBA re-read, region-wide and in chunks.
+
+    Adds to ``counts``: ``found`` / ``fba_found`` (this country's orders in listings made here),
+    ``region_found`` (every country's), ``covered`` (1: another lookup's listing covered the
+    window, no call made here).
+    """
+    counts.update(region_found=0, covered=0)
+    overlap = timedelta(minutes=entry.overlap_minutes)
+
+    def list_all(covered: datetime | None, renew) -> datetime:
+        start = effective.start if covered is None else min(effective.start, covered - overlap)
+        start = max(start, effective.end - MAX_CATCH_UP)
+        pages = _renewing(channel.region_pages(Window(start, effective.end), region.countries), renew)
+        found = stage_split(store, entry.marketplace, pages, counts, entry.country, readable_id)
+        counts["found"] += found.get(entry.country, 0)
+        counts["region_found"] += sum(found.values())
+        return effective.end
+
+    def all_due(covered: datetime | None) -> bool:
+        return covered is None or covered < effective.end - COVER_SLACK
+
+    if not listed_once(store, f"{region.scope}:all", all_due, list_all):
+        counts["covered"] = 1
+    extra = timedelta(days=entry.fba_extra_days)
+    if not (entry.import_fba and extra):
+        return
+    # Every moment is read once more `extra` later, catching FBA orders that surface late;
+    # only countries importing them, in chunks of FBA_CHUNK.
+    target = effective.end - extra
+
+    def list_fba(covered: datetime | None, renew) -> datetime:
+        start = target - FBA_CHUNK if covered is None else covered - overlap
+        start = max(start, target - MAX_CATCH_UP)
+        pages = _renewing(channel.region_pages(Window(start, target), region.fba_countries,
+                                               fulfilment=Fulfillment.MARKETPLACE), renew)
+        found = stage_split(store, entry.marketplace, pages, counts, entry.country, readable_id)
+        counts["fba_found"] += found.get(entry.country, 0)
+        counts["region_found"] += sum(found.values())
+        return target
+
+    def fba_due(covered: datetime | None) -> bool:
+        return covered is None or covered <= target - FBA_CHUNK
+
+    listed_once(store, f"{region.scope}:fba", fba_due, list_fba)
