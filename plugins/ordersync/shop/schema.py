@@ -4,6 +4,10 @@ Unique keys carry the exactly-once guarantees: an order is unique per (marketpla
 marketplace order id), a line per (order, marketplace line id), a stock move per (line, reason),
 a shipment confirmation per (order, package). Writers insert-and-ignore against these keys instead
 of checking first, so concurrent runs cannot both win.
+
+The module runs over 400 lines because it is the whole schema in one place: every table with the
+keys and indexes the migrations must match (tests/unit/test_migrations.py compares them), which a
+split by table would scatter.
 """
 
 from __future__ import annotations
