@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ordersync.channels.parsing import UNREADABLE_PREFIX, unreadable_key
 from ordersync.marketplaces import amazon_marketplace
 from ordersync.model import StagedOrder
 from ordersync.shop.store import ShopStore
@@ -127,13 +128,15 @@ def stage_once(store: ShopStore, marketplace: str, country: str, orders: list[St
     """Stage the orders ``seen`` does not hold yet and count them: an order several listings of one
     lookup return (window, FBA re-read, waiting, onboarding) counts once in ``new`` / ``changed`` /
     ``unchanged``, so that they add up to ``staged``. ``unreadable`` counts those without an id."""
-    fresh = {o.order_id: o for o in orders if o.order_id not in seen}  # a repeat within a page once too
+    # an order without a usable id is known by its payload's digest, as the inbox keeps it
+    keyed = ((o.order_id if readable(o.order_id) else unreadable_key(o.payload), o) for o in orders)
+    fresh = {key: o for key, o in keyed if key not in seen}  # a repeat within a page once too
     if not fresh:
         return
     seen.update(fresh)
     staged = store.stage(marketplace, country, list(fresh.values()))
     counts["staged"] = counts.get("staged", 0) + len(fresh)
-    counts["unreadable"] += sum(1 for oid in fresh if not readable(oid))
+    counts["unreadable"] += sum(1 for key in fresh if key.startswith(UNREADABLE_PREFIX))
     counts["new"] += staged.new
     counts["changed"] += staged.changed
     counts["unchanged"] += staged.unchanged
