@@ -87,11 +87,12 @@ def test_no_buyer_data_or_secret_anywhere_after_a_run_with_database_errors(airfl
         done = subprocess.run([sys.executable, "-m", "tests.helpers.demo_run", shop_url, str(tmp_path / "runs.json")],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     printed = done.stdout + done.stderr
+    (tmp_path / "printed.log").write_text(printed)  # for a failure's reader
     assert done.returncode == 0, printed[-4000:]
     states = {(step, dag_id): state for step, dag_id, state in json.loads((tmp_path / "runs.json").read_text())}
     # the fault failed the first imports, on their error path; once healed every run is green
     assert "failed" in {state for (step, _), state in states.items() if step == "faulty"}
-    assert "injected fault" in printed
+    assert "injected fault" in printed  # the error says what (PostgreSQL: the table, SQLSTATE, the trigger's words)
     assert {state for (step, _), state in states.items() if step != "faulty"} == {"success"}, states
     assert list(reports.glob("*.html"))
 

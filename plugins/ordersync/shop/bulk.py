@@ -59,8 +59,17 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
         # COPY errors quote the offending line: keep only the kind of error (no buyer data), in
         # the words the store's deadlock retry looks for
         kind = {"40P01": "deadlock detected", "40001": "could not serialize access"}.get(exc.sqlstate or "", "rejected")
-        raise DBAPIError(f"bulk insert into {table.name}", None, BulkWriteError(f"{kind} (SQLSTATE {exc.sqlstate})"),
+        state = exc.sqlstate or ""
+        # the server's own words where they never quote a value: key and constraint violations,
+        # resources (disk full), shutdowns, a trigger's RAISE; data errors (22...) quote the value
+        said = exc.diag.message_primary if state[:2] in SAFE_SQLSTATE_CLASSES else None
+        raise DBAPIError(f"bulk insert into {table.name}", None,
+                         BulkWriteError(f"bulk insert into {table.name} {kind} (SQLSTATE {state})"
+                                        + (f": {said}" if said else "")),
                          hide_parameters=True) from None
+
+
+SAFE_SQLSTATE_CLASSES = frozenset({"08", "23", "40", "53", "54", "57", "P0"})
 
 
 class BulkWriteError(Exception):
