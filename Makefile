@@ -29,7 +29,7 @@ help:
 	@echo "make compose-check  docker-compose.yaml shape test (+ docker compose config when Docker exists)"
 	@echo "make simulate 14 days x 6 Amazon countries (one seller) + Cdiscount through the DAGs with faults; prints lost/duplicated (all 0)"
 	@echo "make bench    benchmarks, printed as ratios against baselines measured in the same run"
-	@echo "make airflow  Airflow UI (airflow standalone) on http://localhost:8080 with the sandbox"
+	@echo "make airflow  Airflow UI on http://localhost:8080 (components restarted if they die) with the sandbox"
 	@echo "make lock     regenerate constraints.txt from a clean venv"
 
 # The venv is (re)built whenever the pins change; constraints.txt locks every transitive package.

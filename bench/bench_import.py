@@ -103,6 +103,15 @@ def set_based(url: str, count: int) -> float:
 
 def naive_orm(url: str, count: int) -> float:
     """Seconds for a one-row-at-a-time ORM import of the same orders (the hand-written baseline)."""
+    store = fresh_store(url)
+    elapsed = naive_import(store, pages(count))
+    assert store.count("orders") == count
+    store.engine.dispose()
+    return elapsed
+
+
+def naive_import(store: Any, pages: Iterator[list[dict[str, Any]]]) -> float:
+    """Seconds for the one-row ORM import of these pages into ``store`` (bench_history reuses it)."""
     from decimal import Decimal
 
     from sqlalchemy.orm import Session, registry
@@ -112,7 +121,6 @@ def naive_orm(url: str, count: int) -> float:
     from ordersync.shop import schema as t
     from ordersync.shop.store import utcnow
 
-    store = fresh_store(url)
     mapper = registry()
 
     class Product: ...
@@ -130,7 +138,7 @@ def naive_orm(url: str, count: int) -> float:
     channel = AmazonChannel(None, "IT")
     started = time.perf_counter()
     with Session(store.engine) as session:
-        for page in pages(count):
+        for page in pages:
             for raw in page:
                 o = channel.parse(raw)
                 now = utcnow()
@@ -158,10 +166,7 @@ def naive_orm(url: str, count: int) -> float:
                                      batch="naive", created_at=now))
                     product.stock -= line.quantity
                 session.commit()
-    elapsed = time.perf_counter() - started
-    assert store.count("orders") == count
-    store.engine.dispose()
-    return elapsed
+    return time.perf_counter() - started
 
 
 def _child_peak_rss(count: int) -> int:
@@ -176,13 +181,14 @@ def _child_peak_rss(count: int) -> int:
         return int(out.stdout.strip().splitlines()[-1])
 
 
-def _postgres_ready() -> bool:
-    if not POSTGRES:
+def _postgres_ready(target: str = POSTGRES) -> bool:
+    """Create the bench database on the server if missing; False when there is no server."""
+    if not target:
         return False
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    url = make_url(POSTGRES)
+    url = make_url(target)
     try:
         admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

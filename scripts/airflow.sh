@@ -20,4 +20,11 @@ export AIRFLOW__API__PORT="$API_PORT"
 export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$API_PORT}"
 echo "Airflow UI: $AIRFLOW__API__BASE_URL  user: admin"
 echo "password: in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated (written at first start)"
-airflow standalone
+# The components under a supervisor instead of `airflow standalone`, which never restarts one
+# that dies (scripts/supervise.py says why); each logs to its own file in $AIRFLOW_HOME.
+echo "logs: $AIRFLOW_HOME/{api-server,scheduler,dag-processor,triggerer}.log; restarts: $AIRFLOW_HOME/restarts.log"
+python scripts/supervise.py \
+  "api-server=bash -c 'exec airflow api-server --port $API_PORT >> $AIRFLOW_HOME/api-server.log 2>&1'" \
+  "scheduler=bash -c 'exec airflow scheduler >> $AIRFLOW_HOME/scheduler.log 2>&1'" \
+  "dag-processor=bash -c 'exec airflow dag-processor >> $AIRFLOW_HOME/dag-processor.log 2>&1'" \
+  "triggerer=bash -c 'exec airflow triggerer >> $AIRFLOW_HOME/triggerer.log 2>&1'"

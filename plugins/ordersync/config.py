@@ -63,6 +63,9 @@ class Entry(BaseModel):
         2, ge=0, le=30, description="FBA orders are read again this many days later (the run's window shifted back)"
     )
     recovery_days: int = Field(3, ge=1, le=30, description="the daily recovery re-reads this many days")
+    reconcile_days: int = Field(
+        35, ge=1, le=3660, description="the daily reconciliation covers the purchases of this many last days"
+    )
     onboarding: Literal["unshipped", "none"] = Field(
         "unshipped",
         description="first run of the entry: 'unshipped' imports every open (unshipped) order whatever its age",

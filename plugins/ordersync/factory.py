@@ -226,13 +226,20 @@ def build_reconciliation_dag(config: Config) -> DAG:
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=["ordersync", "reconciliation"],
+        params={
+            "full_history": Param(
+                False, type="boolean",
+                description="every purchase day of the history instead of each entry's reconcile_days (35 by default)",
+            ),
+        },
         doc_md="""### Reconciliation
 
 Compares every marketplace order seen (lookup and recovery) with the shop database, per
 marketplace x country x purchase day: orders expected, imported, missing (with a reason or
 **unexplained**), duplicated orders, stock moves and confirmations, status and amount drift.
-Writes the `reconciliation` table, a CSV and an HTML page (path in the `report` XCom).
-**check** fails when an order is lost or written twice, so Airflow alerts.
+Covers the purchase days that can still change (each entry's `reconcile_days`, 35 by default);
+trigger with `{"full_history": true}` to recompute every day. Writes the `reconciliation` table
+(one row per entry x day), a CSV and an HTML page (path in the `report` XCom). **check** fails when an order is lost or written twice, so Airflow alerts.
 """,
     ) as dag:
         report = ReconcileOperator(task_id="report", config_path=config.path)

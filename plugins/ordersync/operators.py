@@ -277,23 +277,42 @@ class ReconcileOperator(BaseOperator):
     """Build the reconciliation report for every enabled entry (table, CSV, HTML).
 
     :param config_path: the marketplaces YAML (templated).
-    :param reports_dir: folder for the CSV and HTML (templated); default ``ORDERSYNC_REPORTS_DIR``
-        or ``reports/`` beside ``include/``.
-    XCom: the totals (``unexplained``, ``duplicated_orders``...), ``rows``, ``csv``, ``html``.
+    :param reports_dir: where the CSV and HTML go (templated): a folder, or an object storage URL
+        (``s3://bucket/reports``...) written through Airflow's ``ObjectStoragePath``, so a report a
+        Celery worker wrote is readable elsewhere; default ``ORDERSYNC_REPORTS_DIR`` or ``reports/``
+        beside ``include/``.
+    :param reports_conn_id: Airflow connection of the object storage (templated); default
+        ``ORDERSYNC_REPORTS_CONN_ID``, none for a local folder.
+    :param full_history: every purchase day instead of each entry's ``reconcile_days``; default:
+        the DAG run's ``full_history`` param.
+    XCom: the totals (``unexplained``, ``duplicated_orders``...), ``rows``, ``since``, ``csv``, ``html``.
     """
 
-    template_fields = ("config_path", "reports_dir")
+    template_fields = ("config_path", "reports_dir", "reports_conn_id")
 
-    def __init__(self, *, config_path: str | None = None, reports_dir: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        config_path: str | None = None,
+        reports_dir: str | None = None,
+        reports_conn_id: str | None = None,
+        full_history: bool | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.config_path = config_path
         self.reports_dir = reports_dir
+        self.reports_conn_id = reports_conn_id
+        self.full_history = full_history
 
     def execute(self, context: Any) -> dict[str, Any]:
         from ordersync import reconcile
 
         config = load_config(self.config_path)
         entries = config.enabled
+        full = self.full_history
+        if full is None:
+            full = bool((context.get("params") or {}).get("full_history", False))
         by_shop: dict[str, list] = {}
         for entry in entries:
             by_shop.setdefault(entry.shop_conn_id, []).append(entry)
@@ -301,13 +320,14 @@ class ReconcileOperator(BaseOperator):
         for shop_conn_id, group in sorted(by_shop.items()):
             with person_must_fix():
                 store = OrderSyncOperator.store(group[0])
+            folder = reports_folder(self.reports_dir, shop_conn_id, len(by_shop), self.reports_conn_id)
             try:
-                part = reconcile.reconcile(store, group, reports_folder(self.reports_dir, shop_conn_id, len(by_shop)))
+                part = reconcile.reconcile(store, group, folder, full_history=full)
             finally:
                 store.engine.dispose()
             for key, value in part.items():
                 totals[key] = totals.get(key, 0) + value if isinstance(value, int) else value
-        self.log.info("reconciliation report: %s", totals.get("html"))
+        self.log.info("reconciliation report (%s): %s", "full history" if full else "window", totals.get("html"))
         return totals
 
 
@@ -339,9 +359,15 @@ def tell_outlets(context: Any, outlets: list[Any], extra: dict[str, Any]) -> Non
         events[asset].extra = dict(extra)
 
 
-def reports_folder(reports_dir: str | None, shop_conn_id: str, shops: int):
+def reports_folder(reports_dir: str | None, shop_conn_id: str, shops: int, conn_id: str | None = None):
+    """The report folder as an Airflow ``ObjectStoragePath``: a URL as given, a plain path as ``file://``."""
     import os
     from pathlib import Path
 
-    base = Path(reports_dir or os.environ.get("ORDERSYNC_REPORTS_DIR") or Path(__file__).resolve().parents[2] / "reports")
-    return base / shop_conn_id if shops > 1 else base
+    from airflow.sdk import ObjectStoragePath
+
+    base = reports_dir or os.environ.get("ORDERSYNC_REPORTS_DIR") or str(Path(__file__).resolve().parents[2] / "reports")
+    if "://" not in base:
+        base = Path(base).resolve().as_uri()
+    folder = ObjectStoragePath(base, conn_id=conn_id or os.environ.get("ORDERSYNC_REPORTS_CONN_ID") or None)
+    return folder / shop_conn_id if shops > 1 else folder

@@ -2,19 +2,23 @@
 
 One row per marketplace x country x purchase day: orders seen, expected in the shop, imported,
 missing (with a known reason or unexplained), duplicated orders / stock moves / confirmations,
-status drift and amount drift. Written as a table in the shop database, a CSV and an HTML page
-with a chart per entry. pandas is imported here only, never at DAG parse time.
+status drift and amount drift. The daily report covers the purchase days that can still change
+(the entry's ``reconcile_days``, 35 by default); ``full_history`` recomputes every day. The SQL
+(``queries/reconcile_orders.sql``) does the counting, set-based and restricted to the window, so a
+report costs the orders of the window, not of the history; rows are kept per entry x day in the
+``reconciliation`` table, days outside the window keep their last figures. pandas only renders
+(CSV, HTML), and is imported here only, never at DAG parse time. Files go to any
+:class:`ReportFolder` (a ``pathlib.Path``; the operator hands an Airflow ``ObjectStoragePath``).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, Self
 
-from sqlalchemy import delete, text
+from sqlalchemy import bindparam, delete, text
 
 from ordersync.shop import schema as t
 from ordersync.shop.db import insert_ignore, utcnow
@@ -27,10 +31,21 @@ IMPORTABLE = ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
 COUNTS = t.RECONCILIATION_COUNTS
 # what makes the check task fail: an order lost or written twice is never normal
 GAPS = ("unexplained", "duplicated_orders", "duplicated_moves", "confirmed_twice")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # full history: every purchase is after it
 
 
 class ReconciliationGap(Exception):
     """The report found orders lost or duplicated: the check task fails so Airflow alerts."""
+
+
+class ReportFolder(Protocol):
+    """Where report files go: ``pathlib.Path`` or Airflow's ``ObjectStoragePath`` (local or remote)."""
+
+    def __truediv__(self, name: str) -> Self: ...
+
+    def mkdir(self, parents: bool = ..., exist_ok: bool = ...) -> None: ...
+
+    def write_bytes(self, data: bytes) -> Any: ...
 
 
 @dataclass
@@ -38,6 +53,7 @@ class Report:
     days: Any  # pandas.DataFrame, one row per entry x day, columns COUNTS
     reasons: Any  # pandas.DataFrame: entry, reason, orders
     generated_at: datetime
+    since: dict[str, str] = field(default_factory=dict)  # entry -> first purchase day covered
 
     def totals(self) -> dict[str, int]:
         return {c: int(self.days[c].sum()) for c in COUNTS} if len(self.days) else dict.fromkeys(COUNTS, 0)
@@ -53,72 +69,77 @@ def _normalised() -> dict[str, str]:
     return {raw: status.value for raw, status in words.items()}
 
 
-def order_facts(store: ShopStore, entry: Any):
-    """The per-order facts of one entry as a DataFrame (SQL in queries/reconcile_orders.sql)."""
-    import pandas as pd
+def _words_for(words: dict[str, str], meanings: tuple[str, ...]) -> list[str]:
+    """Every raw status word that means one of ``meanings`` (a word no channel maps means itself)."""
+    return sorted({raw for raw, value in words.items() if value in meanings} | {m for m in meanings if m not in words})
 
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            text(load_sql("reconcile_orders")), {"marketplace": entry.marketplace, "country": entry.country}
-        ).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows])
-    if frame.empty:
-        return frame
-    frame["entry"] = entry.key
-    merchant = frame["fulfillment"] == "MERCHANT"
-    # each channel's own status words, in the shared vocabulary (UNSHIPPED, SHIPPED, CANCELLED...)
+
+def window_start(entry: Any, now: datetime, full_history: bool = False, days: int | None = None) -> datetime:
+    """Midnight UTC of the first purchase day the report covers (the last ``days`` days, today included)."""
+    if full_history:
+        return EPOCH
+    span: int = days if days else entry.reconcile_days
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=span - 1)
+
+
+def entry_rows(store: ShopStore, entry: Any, since: datetime) -> list[dict[str, Any]]:
+    """The entry's counts per purchase day and not-imported reason since ``since`` (one SQL query)."""
     words = _normalised()
-    status = frame["marketplace_status"].map(lambda raw: words.get(raw, raw))
-    in_shop = frame["shop_order_id"].notna()
-    expected = (merchant & status.isin(IMPORTABLE)) | (~merchant & (status == "SHIPPED") & bool(entry.import_fba))
-    expected = (expected & bool(entry.create_orders)) | in_shop  # a shop order is always expected to stay right
-    frame["on_marketplace"] = 1
-    frame["expected"] = expected.astype(int)
-    frame["imported"] = in_shop.astype(int)
-    missing = expected & ~in_shop
-    frame["missing"] = missing.astype(int)
-    frame["not_imported"] = (missing & frame["not_imported_reason"].notna()).astype(int)
-    frame["unexplained"] = (missing & frame["not_imported_reason"].isna()).astype(int)
-    frame["duplicated_orders"] = (frame["shop_copies"].fillna(0) - 1).clip(lower=0).astype(int)
-    frame["duplicated_moves"] = (frame["sale_moves"].fillna(0) - frame["lines_sold"].fillna(0)).clip(lower=0).astype(int)
-    frame["confirmed_twice"] = frame["packages_confirmed_twice"].fillna(0).clip(lower=0).astype(int)
-    shop_status = frame["shop_status"].fillna("")
-    cancelled = frame["cancelled_at"].notna()
-    frame["shipped_not_confirmed"] = (
-        merchant & in_shop & (shop_status == entry.shipped_status) & (frame["packages_confirmed"].fillna(0) == 0)
-    ).astype(int)
-    frame["cancel_not_applied"] = (in_shop & (status == "CANCELLED") & ~cancelled).astype(int)
-    frame["shipped_elsewhere"] = (
-        merchant & in_shop & (status == "SHIPPED") & ~cancelled & (shop_status != entry.shipped_status)
-    ).astype(int)
-    totals = pd.to_numeric(frame["marketplace_total"], errors="coerce"), pd.to_numeric(frame["shop_total"], errors="coerce")
-    frame["amount_drift"] = (in_shop & totals[0].notna() & ((totals[0] - totals[1]).abs() > 0.005)).astype(int)
-    frame["day"] = pd.to_datetime(frame["purchase_date"], utc=True).dt.strftime("%Y-%m-%d")
-    return frame
+    query = text(load_sql("reconcile_orders")).bindparams(
+        bindparam("since", type_=t.UtcDateTime),
+        bindparam("importable", expanding=True),
+        bindparam("shipped", expanding=True),
+        bindparam("cancelled", expanding=True),
+    )
+    params = {
+        "marketplace": entry.marketplace, "country": entry.country, "since": since,
+        "importable": _words_for(words, IMPORTABLE), "shipped": _words_for(words, ("SHIPPED",)),
+        "cancelled": _words_for(words, ("CANCELLED",)), "import_fba": int(bool(entry.import_fba)),
+        "create_orders": int(bool(entry.create_orders)), "shipped_status": entry.shipped_status,
+    }
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # the planner cannot size the CTEs and prices the query above jit_above_cost: compiling
+            # it took seconds per entry, running it a fraction of that
+            conn.exec_driver_sql("SET LOCAL jit = off")
+        rows = conn.execute(query, params).mappings().all()
+    # DATE() is text on SQLite, a date elsewhere; counts may come back as Decimal (SUM on PostgreSQL)
+    return [{"day": str(r["day"])[:10], "reason": r["reason"], **{c: int(r[c] or 0) for c in COUNTS}} for r in rows]
 
 
-def build(store: ShopStore, entries: list[Any]) -> Report:
-    """The report over every entry given (pandas group-by of the per-order facts)."""
+def build(store: ShopStore, entries: list[Any], full_history: bool = False, days: int | None = None) -> Report:
+    """The report over every entry given: each entry's window of purchase days (or all of them)."""
     import pandas as pd
 
-    frames = [f for f in (order_facts(store, e) for e in entries) if not f.empty]
     now = utcnow()
-    if not frames:
-        empty = pd.DataFrame(columns=["entry", "marketplace", "country", "day", *COUNTS])
-        return Report(empty, pd.DataFrame(columns=["entry", "reason", "orders"]), now)
-    facts = pd.concat(frames, ignore_index=True)
-    days = facts.groupby(["entry", "marketplace", "country", "day"], as_index=False)[list(COUNTS)].sum()
-    reasons = (
-        facts[facts["not_imported"] == 1]
-        .groupby(["entry", "not_imported_reason"], as_index=False)
-        .size()
-        .rename(columns={"not_imported_reason": "reason", "size": "orders"})
+    per_day: dict[tuple[str, str, str, str], dict[str, int]] = {}
+    reasons: dict[tuple[str, str], int] = {}
+    since: dict[str, str] = {}
+    for entry in entries:
+        start = window_start(entry, now, full_history, days)
+        since[entry.key] = start.strftime("%Y-%m-%d")
+        for row in entry_rows(store, entry, start):
+            counts = per_day.setdefault((entry.key, entry.marketplace, entry.country, row["day"]), dict.fromkeys(COUNTS, 0))
+            for c in COUNTS:
+                counts[c] += row[c]
+            if row["reason"] is not None and row["not_imported"]:
+                reasons[(entry.key, row["reason"])] = reasons.get((entry.key, row["reason"]), 0) + row["not_imported"]
+    frame = pd.DataFrame(
+        [{"entry": k[0], "marketplace": k[1], "country": k[2], "day": k[3], **v} for k, v in sorted(per_day.items())],
+        columns=["entry", "marketplace", "country", "day", *COUNTS],
     )
-    return Report(days.sort_values(["entry", "day"]).reset_index(drop=True), reasons, now)
+    why = pd.DataFrame([{"entry": e, "reason": r, "orders": n} for (e, r), n in sorted(reasons.items())],
+                       columns=["entry", "reason", "orders"])
+    return Report(frame, why, now, since)
 
 
 def save(store: ShopStore, report: Report) -> int:
-    """Replace the report's entry x day rows in the ``reconciliation`` table (one transaction)."""
+    """Replace the rows of the report's windows in the ``reconciliation`` table (one transaction).
+
+    Every entry x day of a window is rewritten (a day no longer holding orders loses its row);
+    days before the window keep the figures of the last report that covered them.
+    """
     rows = [
         {"entry": r["entry"], "marketplace": r["marketplace"], "country": r["country"], "day": r["day"],
          **{c: int(r[c]) for c in COUNTS}, "generated_at": report.generated_at}
@@ -126,38 +147,42 @@ def save(store: ShopStore, report: Report) -> int:
     ]
     rc = t.reconciliation.c
     with store.engine.begin() as conn:
-        for entry in sorted({r["entry"] for r in rows}):
-            conn.execute(delete(t.reconciliation).where(rc.entry == entry, rc.day.in_([r["day"] for r in rows if r["entry"] == entry])))
+        for entry, first_day in sorted(report.since.items()):
+            conn.execute(delete(t.reconciliation).where(rc.entry == entry, rc.day >= first_day))
         insert_ignore(conn, t.reconciliation, rows)
     return len(rows)
 
 
-def write_files(report: Report, folder: Path) -> dict[str, Path]:
+def write_files(report: Report, folder: ReportFolder) -> dict[str, ReportFolder]:
     """``reconciliation_<date>.csv`` and ``.html`` (plus ``latest`` copies) under ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
-    csv_path, html_path = folder / f"reconciliation_{stamp}.csv", folder / f"reconciliation_{stamp}.html"
-    report.days.to_csv(csv_path, index=False)
-    html_path.write_text(render_html(report), encoding="utf-8")
-    for path in (csv_path, html_path):
-        (folder / f"reconciliation_latest{path.suffix}").write_bytes(path.read_bytes())
-    return {"csv": csv_path, "html": html_path}
+    contents = {".csv": report.days.to_csv(index=False).encode(), ".html": render_html(report).encode("utf-8")}
+    paths = {}
+    for suffix, data in contents.items():
+        paths[suffix.lstrip(".")] = folder / f"reconciliation_{stamp}{suffix}"
+        paths[suffix.lstrip(".")].write_bytes(data)
+        (folder / f"reconciliation_latest{suffix}").write_bytes(data)
+    return paths
 
 
 def render_html(report: Report) -> str:
     from ordersync import report_html
 
-    return report_html.render(report.days, report.reasons, report.generated_at, report.totals())
+    return report_html.render(report.days, report.reasons, report.generated_at, report.totals(), report.since)
 
 
-def reconcile(store: ShopStore, entries: list[Any], folder: Path) -> dict[str, Any]:
+def reconcile(
+    store: ShopStore, entries: list[Any], folder: ReportFolder, full_history: bool = False, days: int | None = None
+) -> dict[str, Any]:
     """Build, save and write the report; returns totals and file paths (the task's XCom)."""
-    report = build(store, entries)
+    report = build(store, entries, full_history, days)
     save(store, report)
     files = write_files(report, folder)
     totals = report.totals()
-    log.info("reconciliation totals: %s (files %s)", totals, files)
+    log.info("reconciliation totals: %s (purchases since %s; files %s)", totals, report.since, files)
     return {**totals, "rows": len(report.days), "csv": str(files["csv"]), "html": str(files["html"]),
+            "since": min(report.since.values(), default=None),
             "generated_at": report.generated_at.astimezone(timezone.utc).isoformat()}
 
 

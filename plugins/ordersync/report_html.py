@@ -49,12 +49,17 @@ th{background:#eee;font-weight:600}td.day{text-align:left;white-space:nowrap}
 """
 
 
-def render(days: Any, reasons: Any, generated_at: Any, totals: dict[str, int]) -> str:
+def render(days: Any, reasons: Any, generated_at: Any, totals: dict[str, int], since: dict[str, str] | None = None) -> str:
     """The page: a summary of the figures that matter, then one section per entry, then the glossary."""
+    first = min((since or {}).values(), default=None)
+    covered = (" Every purchase day (full history)." if first and first <= "1970-01-01"
+               else f" Purchases since {html.escape(first)} (older days keep their last figures in the reconciliation table)."
+               if first else "")
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>ordersync reconciliation</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>Reconciliation</h1><p>Generated {generated_at:%Y-%m-%d %H:%M} UTC, per marketplace x country x purchase day.</p>",
+        f"<h1>Reconciliation</h1><p>Generated {generated_at:%Y-%m-%d %H:%M} UTC, per marketplace x country x purchase day."
+        f"{covered}</p>",
         _summary(totals),
     ]
     for entry, frame in days.groupby("entry"):

@@ -283,6 +283,10 @@ def test_first_run_onboards_every_open_order_whatever_its_age_and_nothing_closed
     open_now = {o["orderId"] for o in sandbox.get_admin("/orders", marketplaceId=IT)["orders"]
                 if o["fulfillment"]["fulfillmentStatus"] in ("UNSHIPPED", "PARTIALLY_SHIPPED")}
     assert counts["onboarded"] == len(open_now)
+    # one meaning per count: an order both listings returned is staged and counted once
+    assert counts["staged"] == len(staged) == counts["new"] + counts["changed"] + counts["unchanged"]
+    assert counts["new"] == len(staged) and counts["unchanged"] == 0  # an empty shop: everything is new
+    assert max(counts["found"], counts["onboarded"]) <= counts["staged"] <= counts["found"] + counts["onboarded"]
     shop.record_run(entry, "lookup", "run-1", counts, window)
     assert steps.lookup(_channel(entry), shop, entry, window)["onboarded"] == 0  # only the first run
 

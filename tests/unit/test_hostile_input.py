@@ -92,3 +92,47 @@ def test_a_rejected_write_never_logs_buyer_data(store):
     with pytest.raises(SQLAlchemyError) as caught, store.engine.begin() as conn:
         conn.execute(insert(t.customers).values(**row))  # the unique key refuses it
     assert "zqsecret" not in str(caught.value).lower()
+
+
+class AnsweringCdiscount(CHANNELS["cdiscount"][0]().__class__):  # type: ignore[misc]
+    """The real Cdiscount channel's parsing and staging; answers recorded instead of sent."""
+
+    def __init__(self):
+        super().__init__(None, sales_channel="SCID01")
+        self.sent: list[tuple[str, str]] = []
+
+    def answer(self, order, decision):
+        self.sent.append((order.order_id, decision))
+
+    def answered(self, order_id):
+        return False
+
+
+def test_accept_leaves_an_order_import_would_refuse_unanswered_and_visible(store):
+    store.add_products([{"sku": "MUG", "name": "Mug", "stock": 100}, {"sku": "CAP", "name": "Cap", "stock": 100}])
+    entry, channel = CHANNELS["cdiscount"][2](), AnsweringCdiscount()
+    good, bad = (CHANNELS["cdiscount"][1](oid, Buyer(3), NOW) for oid in ("CD-GOOD", "CD-NEGATIVE"))
+    for raw in (good, bad):
+        raw["status"] = "WaitingAcceptance"
+    bad["lines"][0]["totalPrice"]["sellingPrice"] = "-25.00"
+    store.stage("cdiscount", "FR", [channel.stage(good), channel.stage(bad)])
+    counts = steps.accept(channel, store, entry)
+    assert (counts["accepted"], counts["invalid"]) == (1, 1)
+    assert channel.sent == [("CD-GOOD", "accept")]  # the rule neither accepts nor refuses the bad one
+    forced = steps.accept(channel, store, entry, order_ids=["CD-NEGATIVE"], decision="refuse")
+    assert forced["refused"] == 1 and channel.sent[-1] == ("CD-NEGATIVE", "refuse")  # the merchant still can
+
+
+def test_reasons_quote_payload_values_briefly():
+    from ordersync.channels.parsing import QUOTE_LIMIT, InvalidOrder
+
+    real = CHANNELS["cdiscount"][0]()
+    raw = CHANNELS["cdiscount"][1]("CD-LONG", Buyer(4), NOW)
+    raw["status"] = "S" * 5000
+    with pytest.raises(InvalidOrder) as err:
+        real.parse(raw)
+    assert "unknown order status" in str(err.value) and len(str(err.value)) < 40 + QUOTE_LIMIT + 20
+    amazon_raw = amazon("A-MONEY", proceeds={"grandTotal": {"currency": Buyer(5).email}})
+    with pytest.raises(InvalidOrder) as err:
+        CHANNELS["amazon"][0]().parse(amazon_raw)
+    assert Buyer(5).email not in str(err.value) and "grandTotal" in str(err.value)

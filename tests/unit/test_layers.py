@@ -18,9 +18,9 @@ LAYERS: dict[int, tuple[str, ...]] = {
     0: ("model", "errors", "marketplaces", "sql", "channels.parsing", "shop.schema", "shop.engine", "shop.migrate"),
     1: ("channels.contract", "rules", "validation", "config", "pools", "ratelimit", "shop", "shop.*"),
     2: ("channels.amazon", "channels.cdiscount", "channels.lengow"),
-    3: ("steps", "steps.*", "reconcile", "report_html"),
+    3: ("steps", "steps.*", "reconcile", "report_html", "overview"),
     4: ("hooks", "hooks.*"),  # Airflow's HTTP provider and connections
-    5: ("channels", "operators", "assets", "demo", "cli", "provider", "__main__", "__init__"),
+    5: ("channels", "operators", "assets", "demo", "cli", "provider", "web", "web.*", "__main__", "__init__"),
     6: ("factory",),
 }
 AIRFLOW_FREE = 3  # layers up to this one never import airflow

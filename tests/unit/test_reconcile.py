@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from sqlalchemy import delete, select, update
 
@@ -74,3 +76,30 @@ def test_every_channel_status_word_is_reconciled_in_the_shared_vocabulary():
     words = reconcile._normalised()
     assert words["UNSHIPPED"] == words["InPreparation"] == words["waiting_shipment"] == "UNSHIPPED"
     assert words["CANCELLED"] == words["Refused"] == words["canceled"] == "CANCELLED"
+
+
+def test_daily_report_covers_the_window_and_full_history_every_day(synced, tmp_path):
+    store, payloads = synced
+    old = payloads[0]["orderId"]
+    long_ago = datetime.now(timezone.utc) - timedelta(days=60)
+    with store.engine.begin() as conn:  # one imported order bought two months ago
+        conn.execute(update(t.inbox).where(t.inbox.c.marketplace_order_id == old).values(purchase_date=long_ago))
+    daily = reconcile.reconcile(store, [ENTRY], tmp_path)
+    assert daily["on_marketplace"] == 5 and daily["imported"] == 2  # the old order is outside the 35 days
+    assert daily["since"] == (datetime.now(timezone.utc) - timedelta(days=34)).strftime("%Y-%m-%d")
+    full = reconcile.reconcile(store, [ENTRY], tmp_path, full_history=True)
+    assert full["on_marketplace"] == 6 and full["imported"] == 3 and full["rows"] == 2
+    assert store.count("reconciliation") == 2
+    reconcile.reconcile(store, [ENTRY], tmp_path)  # the daily report keeps the old day's row
+    assert store.count("reconciliation") == 2
+    narrow = reconcile.reconcile(store, [ENTRY.model_copy(update={"reconcile_days": 70})], tmp_path)
+    assert narrow["on_marketplace"] == 6
+
+
+def test_report_files_go_through_any_report_folder(synced, tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    store, _ = synced
+    folder = ObjectStoragePath((tmp_path / "out").as_uri())
+    totals = reconcile.reconcile(store, [ENTRY], folder)
+    assert totals["html"].startswith("file://") and (tmp_path / "out" / "reconciliation_latest.csv").exists()

@@ -17,6 +17,7 @@ from ordersync.channels.parsing import (
     decimal_amount,
     iso,
     parse_time,
+    quoted,
     read_safely,
     stage_safely,
 )
@@ -66,7 +67,7 @@ STATUSES = {
 def _money(value: Any, field: str) -> Decimal:
     """An SP-API ``Money`` object's amount."""
     if not isinstance(value, dict) or "amount" not in value:
-        raise InvalidOrder(f"{field} is not a money amount: {value!r}")
+        raise InvalidOrder(f"{field} is not a money amount: {quoted(value)}")
     return decimal_amount(value["amount"], field)
 
 
@@ -304,7 +305,7 @@ class AmazonChannel:
             raise InvalidOrder(f"{where}.orderItemId is missing")
         quantity = item.get("quantityOrdered")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
-            raise InvalidOrder(f"{where}.quantityOrdered is not an integer: {quantity!r}")
+            raise InvalidOrder(f"{where}.quantityOrdered is not an integer: {quoted(quantity)}")
         product = item.get("product") or {}
         price = (product.get("price") or {}).get("unitPrice")
         shipped = (item.get("fulfillment") or {}).get("quantityFulfilled") or 0

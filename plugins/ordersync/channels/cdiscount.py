@@ -38,6 +38,7 @@ from ordersync.channels.parsing import (
     items,
     mapping,
     parse_time,
+    quoted,
     read_safely,
     stage_safely,
 )
@@ -225,10 +226,10 @@ class CdiscountChannel:
         self._check_sales_channel(raw)
         raw_status = raw.get("status")
         if not isinstance(raw_status, str) or raw_status not in STATUSES:
-            raise InvalidOrder(f"status: unknown order status {raw_status!r}")
+            raise InvalidOrder(f"status: unknown order status {quoted(raw_status)}")
         currency = raw.get("currencyCode")
         if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-            raise InvalidOrder(f"currencyCode is missing or not an ISO 4217 code: {currency!r}")
+            raise InvalidOrder(f"currencyCode is missing or not an ISO 4217 code: {quoted(currency)}")
         items = raw.get("lines")
         if not isinstance(items, list) or not items:
             raise InvalidOrder("lines is missing or empty")
@@ -263,7 +264,7 @@ class CdiscountChannel:
         found = channel.get("id") if isinstance(channel, dict) else None
         if found != self.sales_channel:
             raise InvalidOrder(
-                f"salesChannel.id {found!r} is not this entry's channel {self.sales_channel!r} "
+                f"salesChannel.id {quoted(found)} is not this entry's channel {quoted(self.sales_channel)} "
                 "(the seller account also sells on other Octopia sales channels)"
             )
 
@@ -367,7 +368,7 @@ def _line(item: Any, index: int) -> tuple[OrderLine, str, Decimal, Decimal]:
         raise InvalidOrder(f"{where}.lineId (or orderLineId) is missing")
     quantity = item.get("quantity")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
-        raise InvalidOrder(f"{where}.quantity is not an integer: {quantity!r}")
+        raise InvalidOrder(f"{where}.quantity is not an integer: {quoted(quantity)}")
     offer = item.get("offer")
     if not isinstance(offer, dict):
         raise InvalidOrder(f"{where}.offer is missing")
@@ -376,7 +377,7 @@ def _line(item: Any, index: int) -> tuple[OrderLine, str, Decimal, Decimal]:
         raise InvalidOrder(f"{where}.offer.sellerProductId is missing")
     supply = offer.get("supplyMode")
     if supply != SELLER and supply not in MARKETPLACE_SUPPLY:
-        raise InvalidOrder(f"{where}.offer.supplyMode: unknown supply mode {supply!r}")
+        raise InvalidOrder(f"{where}.offer.supplyMode: unknown supply mode {quoted(supply)}")
     selling, shipping = _amounts(item, where)
     # totalPrice.sellingPrice is read as the line's total (the object is named totalPrice; unit
     # or line total is unconfirmed): the shop's unit price is that total over the quantity

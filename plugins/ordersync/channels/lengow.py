@@ -35,6 +35,7 @@ from ordersync.channels.parsing import (
     iso,
     mapping,
     parse_time,
+    quoted,
     read_safely,
     stage_safely,
 )
@@ -233,7 +234,7 @@ class LengowChannel:
             raise InvalidOrder("marketplace_order_id is missing")
         raw_status = raw.get("lengow_status")
         if raw_status not in STATUSES:
-            raise InvalidOrder(f"unknown lengow_status {raw_status!r}")
+            raise InvalidOrder(f"unknown lengow_status {quoted(raw_status)}")
         status = STATUSES[raw_status]
         packages = [p for p in raw.get("packages") or [] if isinstance(p, dict)]
         items = [i for p in packages for i in p.get("cart") or []]
@@ -301,7 +302,7 @@ class LengowChannel:
             raise InvalidOrder(f"{where}.marketplace_order_line_id is missing")
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
-            raise InvalidOrder(f"{where}.quantity is not an integer: {quantity!r}")
+            raise InvalidOrder(f"{where}.quantity is not an integer: {quoted(quantity)}")
         amount = decimal_amount(item.get("amount"), f"{where}.amount")  # Lengow's amount is the line total
         merchant = mapping(item.get("merchant_product_id"))
         # Lengow could not tie the line to a product of the merchant's feed: the marketplace's own

@@ -19,15 +19,27 @@ class InvalidOrder(ValueError):
     """The payload cannot become an order; the message says which field and why."""
 
 
+QUOTE_LIMIT = 24
+
+
+def quoted(value: Any) -> str:
+    """A payload value named in a reason, kept short: the reason lands in the not-imported list, the
+    log and the report, and a hostile payload must not fill them (or carry a buyer field along)."""
+    if isinstance(value, (dict, list)):
+        return f"a {type(value).__name__} of {len(value)}"  # containers are never quoted: they may hold anything
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT - 4]}... ({len(text)} chars)"
+
+
 def parse_time(value: Any, field: str) -> datetime:
     if not isinstance(value, str):
         raise InvalidOrder(f"{field} is missing")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidOrder(f"{field} is not an ISO 8601 date: {value!r}") from None
+        raise InvalidOrder(f"{field} is not an ISO 8601 date: {quoted(value)}") from None
     if parsed.tzinfo is None:
-        raise InvalidOrder(f"{field} has no time zone: {value!r}")
+        raise InvalidOrder(f"{field} has no time zone: {quoted(value)}")
     return parsed.astimezone(timezone.utc)
 
 
@@ -40,9 +52,9 @@ def decimal_amount(value: Any, field: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError):
-        raise InvalidOrder(f"{field} is not an amount: {value!r}") from None
+        raise InvalidOrder(f"{field} is not an amount: {quoted(value)}") from None
     if not amount.is_finite():
-        raise InvalidOrder(f"{field} is not a finite amount: {value!r}")
+        raise InvalidOrder(f"{field} is not a finite amount: {quoted(value)}")
     return amount
 
 

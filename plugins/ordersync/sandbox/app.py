@@ -67,6 +67,29 @@ def create_app(
     app.state.octopia_credentials = cdiscount.OctopiaCredentials()
     app.state.lengow_credentials = lengow.LengowCredentials()
 
+    _usage_plans_and_faults(app, world, limits)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        # Amazon tags every answer with a request id; clients log it when reporting errors.
+        response = await call_next(request)
+        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        return response
+
+    _error_handlers(app)
+    app.include_router(amazon.router)
+    app.include_router(admin.router)
+    app.include_router(cdiscount.router)
+    app.include_router(cdiscount.admin)
+    app.include_router(lengow.router)
+    app.include_router(lengow.admin)
+    return app
+
+
+def _usage_plans_and_faults(app: FastAPI, world: World, limits: Limits) -> None:
+    """Amazon's order of checks: the token, then injected faults and the usage plan (Octopia and
+    Lengow only answer an outage here)."""
+
     @app.middleware("http")
     async def usage_plans_and_faults(request: Request, call_next):
         operation = operation_of(request.method, request.url.path)
@@ -94,22 +117,6 @@ def create_app(
             return response
         world.count(operation)  # refused requests still count as received, as on Amazon
         return error_response(ApiError(status, **error_for(status)))
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        # Amazon tags every answer with a request id; clients log it when reporting errors.
-        response = await call_next(request)
-        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        return response
-
-    _error_handlers(app)
-    app.include_router(amazon.router)
-    app.include_router(admin.router)
-    app.include_router(cdiscount.router)
-    app.include_router(cdiscount.admin)
-    app.include_router(lengow.router)
-    app.include_router(lengow.admin)
-    return app
 
 
 def _error_handlers(app: FastAPI) -> None:

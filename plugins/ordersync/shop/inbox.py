@@ -17,6 +17,7 @@ from sqlalchemy import Connection, case, func, select, update
 from ordersync.channels.parsing import UNREADABLE_PREFIX
 from ordersync.model import InboxRow, Rejection, StageCounts, StagedOrder
 from ordersync.shop import schema as t
+from ordersync.shop.bulk import insert_ignore_many
 from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
 from ordersync.validation import admit_staged
 
@@ -201,7 +202,7 @@ class Inbox(StoreBase):
 def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[StagedOrder], now: datetime) -> int:
     """Insert orders not staged before; returns how many this call created (a batch token)."""
     batch = new_token()
-    insert_ignore(
+    insert_ignore_many(
         conn,
         t.inbox,
         [
@@ -222,7 +223,12 @@ def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[S
             for o in orders
         ],
     )
-    return conn.execute(select(func.count()).where(t.inbox.c.batch == batch)).scalar_one()
+    ib = t.inbox.c
+    # through the unique key of the page's orders: inbox.batch has no index, and the whole inbox is history
+    return conn.execute(select(func.count()).where(
+        ib.marketplace == marketplace, ib.country == country,
+        ib.marketplace_order_id.in_(sorted({o.order_id for o in orders})), ib.batch == batch,
+    )).scalar_one()
 
 
 def _restage(conn: Connection, marketplace: str, country: str, o: StagedOrder, now: datetime) -> int:

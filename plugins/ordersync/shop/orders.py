@@ -1,7 +1,7 @@
 """Shop orders: the set-based import of a page, then what the marketplace changes afterwards.
 
 Customers, orders, lines and sale moves of a page are bulk inserted with insert-or-ignore on their
-unique keys in one transaction, tagged with a batch token so only rows this call created count as
+unique keys in one transaction (multi-row statements on PostgreSQL, :mod:`ordersync.shop.bulk`), tagged with a batch token so only rows this call created count as
 imported and move stock: retries, overlapping windows and concurrent runs import an order once.
 """
 
@@ -11,10 +11,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql
 
-from ordersync.model import CancelResult, ImportPlan, MarketplaceOrder, WriteResult
+from ordersync.model import CancelResult, Fulfillment, ImportPlan, MarketplaceOrder, WriteResult
 from ordersync.shop import schema as t
+from ordersync.shop.bulk import insert_ignore_many
 from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
 from ordersync.shop.stock import apply_stock_moves, release_reservations
 
@@ -54,7 +56,7 @@ class Orders(StoreBase):
         plans = sorted(plans, key=lambda p: p.order.order_id)  # one lock order for every writer
 
         customer_ids = _insert_customers(conn, marketplace, plans, now)
-        insert_ignore(conn, t.orders, [_order_row(p, customer_ids, batch, now) for p in plans])
+        insert_ignore_many(conn, t.orders, [_order_row(p, customer_ids, batch, now) for p in plans])
         oc = t.orders.c
         created = dict(
             conn.execute(select(oc.marketplace_order_id, oc.id).where(oc.import_batch == batch)).all()
@@ -181,7 +183,7 @@ class Orders(StoreBase):
 
 def _insert_customers(conn: Connection, marketplace: str, plans: list[ImportPlan], now: datetime) -> dict[str, int]:
     """One customer per key (existing ones kept); returns customer key -> id."""
-    insert_ignore(
+    insert_ignore_many(
         conn,
         t.customers,
         [
@@ -219,6 +221,8 @@ def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: dat
         "carrier": p.carrier,
         "marketplace_status": o.status.value,
         "fulfillment": o.fulfillment.value,
+        # the marketplace ships these: never pending for fulfillment (see shop/shipments.py)
+        "confirm_state": None if o.fulfillment is Fulfillment.MERCHANT else "marketplace",
         "purchase_date": o.purchase_date,
         "marketplace_updated_at": o.last_updated,
         "latest_ship_date": o.latest_ship_date,
@@ -242,7 +246,7 @@ def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: dat
 
 def _insert_lines(conn: Connection, plans: list[ImportPlan], created: dict[str, int]) -> None:
     """The lines of the orders this call created, with their shop products and names."""
-    insert_ignore(
+    insert_ignore_many(
         conn,
         t.order_lines,
         [
@@ -267,20 +271,20 @@ def _insert_lines(conn: Connection, plans: list[ImportPlan], created: dict[str, 
 def _sell(conn: Connection, order_pks: set[int], batch: str, now: datetime) -> int:
     """One ``sale`` move per line of these orders with a product; returns the moves created."""
     lc, sm = t.order_lines.c, t.stock_moves.c
-    lines = conn.execute(
-        select(lc.id, lc.product_id, lc.quantity)
-        .where(lc.order_id.in_(sorted(order_pks)), lc.product_id.is_not(None))
-        .order_by(lc.id)
-    ).all()
-    insert_ignore(
-        conn,
-        t.stock_moves,
-        [
+    mine = (lc.order_id.in_(sorted(order_pks)), lc.product_id.is_not(None))
+    if conn.dialect.name == "postgresql":  # in the server: the lines never travel (INSERT ... SELECT)
+        lines = select(lc.product_id, lc.id, literal("sale"), -lc.quantity, literal(batch),
+                       literal(now, t.UtcDateTime)).where(*mine).order_by(lc.id)
+        conn.execute(postgresql.insert(t.stock_moves).from_select(
+            ["product_id", "order_line_id", "reason", "quantity", "batch", "created_at"], lines,
+        ).on_conflict_do_nothing())
+    else:
+        rows = conn.execute(select(lc.id, lc.product_id, lc.quantity).where(*mine).order_by(lc.id)).all()
+        insert_ignore(conn, t.stock_moves, [
             {"product_id": line.product_id, "order_line_id": line.id, "reason": "sale", "quantity": -line.quantity,
              "batch": batch, "created_at": now}
-            for line in lines
-        ],
-    )
+            for line in rows
+        ])
     return conn.execute(select(func.count()).where(sm.batch == batch, sm.reason == "sale")).scalar_one()
 
 

@@ -4,6 +4,10 @@ Unique keys carry the exactly-once guarantees: an order is unique per (marketpla
 marketplace order id), a line per (order, marketplace line id), a stock move per (line, reason),
 a shipment confirmation per (order, package). Writers insert-and-ignore against these keys instead
 of checking first, so concurrent runs cannot both win.
+
+The module runs over 400 lines because it is the whole schema in one place: every table with the
+keys and indexes the migrations must match (tests/unit/test_migrations.py compares them), which a
+split by table would scatter.
 """
 
 from __future__ import annotations
@@ -130,12 +134,18 @@ orders = Table(
     Column("tracking_number", String(64)),
     Column("shipped_at", UtcDateTime),
     Column("cancelled_at", UtcDateTime),
+    # fulfillment's bookmark, so it reads only what is pending, never the shipped past: NULL while
+    # the order may still be confirmed through its status (package "1"); "claimed" once that
+    # package is claimed, "packages" when the shop ships it as package rows, "marketplace" for
+    # orders the marketplace ships. Reset to NULL with a refused confirmation that is resent.
+    Column("confirm_state", String(16)),
     Column("import_batch", String(36), nullable=False),
     Column("imported_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_orders_marketplace_order"),
     Index("ix_orders_batch", "import_batch"),
-    Index("ix_orders_status", "marketplace", "country", "status"),
+    # by status (summaries, the grid) and what fulfillment still has to confirm (confirm_state NULL)
+    Index("ix_orders_to_confirm", "marketplace", "country", "status", "confirm_state"),
 )
 
 order_lines = Table(
@@ -174,6 +184,7 @@ reservations = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("marketplace", "country", "marketplace_order_id", "line_id", name="uq_reservations_line"),
     Index("ix_reservations_state", "marketplace", "country", "state"),
+    Index("ix_reservations_batch", "batch"),  # what one call reserved, without reading the history
 )
 
 # The stock ledger: products.stock changes only together with a row here. Each (line, reason) and
@@ -241,6 +252,7 @@ inbox = Table(
     Column("seen_at", UtcDateTime, nullable=False),
     UniqueConstraint("marketplace", "country", "marketplace_order_id", name="uq_inbox_marketplace_order"),
     Index("ix_inbox_state", "marketplace", "country", "state"),
+    Index("ix_inbox_purchase", "marketplace", "country", "purchase_date"),  # reconciliation's window
 )
 
 not_imported = Table(
@@ -276,6 +288,7 @@ shipment_confirmations = Table(
     Column("claimed_at", UtcDateTime, nullable=False),
     Column("confirmed_at", UtcDateTime),
     UniqueConstraint("order_id", "package_ref", name="uq_confirmations_package"),
+    Index("ix_confirmations_state", "state", "claimed_at"),  # attempts in doubt, without the past
 )
 
 # One row per entry: when each step last finished (the summary's "last import" and so on).
@@ -339,7 +352,10 @@ shop_packages = Table(
     Column("shipping_method", String(64)),
     Column("tracking_number", String(64), nullable=False),
     Column("shipped_at", UtcDateTime, nullable=False),
+    # NULL until fulfillment claims the package's confirmation ("claimed"): the pending ones
+    Column("confirm_state", String(16)),
     UniqueConstraint("order_id", "package_ref", name="uq_shop_packages_package"),
+    Index("ix_shop_packages_to_confirm", "confirm_state", "order_id"),
 )
 
 shop_package_items = Table(

@@ -3,6 +3,11 @@
 Each package is confirmed once through :mod:`ordersync.shop.claims` on ``shipment_confirmations``
 (unique per order + package): claimed before it is sent, finished ``confirmed``, ``rejected`` or
 ``sending`` (unknown outcome, verified on the marketplace after the lease).
+
+What to confirm is found through indexes on what is pending, never by reading past
+confirmations: ``confirm_state`` of ``orders`` and ``shop_packages`` stays NULL until the package
+is claimed (a bookmark only: the claim's unique key still decides), and attempts in doubt come
+from the ``sending`` rows of ``shipment_confirmations``.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, and_, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, case, func, or_, select, update
 
 from ordersync.model import Fulfillment, ShipmentToSend
 from ordersync.shop import claims
@@ -44,13 +49,17 @@ class Shipments(StoreBase):
         task died or the marketplace did not answer): it must be checked, not blindly resent.
         """
         oc, sc = t.orders.c, t.shipment_confirmations.c
-        unconfirmed = or_(sc.id.is_(None), claims.in_doubt(t.shipment_confirmations, utcnow(), lease))
+        doubt = claims.in_doubt(t.shipment_confirmations, utcnow(), lease)
         mine = and_(oc.marketplace == marketplace, oc.country == country,
                     oc.fulfillment == Fulfillment.MERCHANT.value)
-        with self.engine.connect() as conn:
-            out = _packages(conn, mine, unconfirmed)
-            out += _single_packages(conn, mine, unconfirmed, shipped_status)
-        return out
+        with self.engine.begin() as conn:
+            _bookmark_packaged(conn, marketplace, country, shipped_status)
+            packages = _packages(conn, mine, and_(t.shop_packages.c.confirm_state.is_(None), sc.id.is_(None)))
+            packages += _packages(conn, mine, doubt)
+            singles = _single_packages(conn, mine, and_(oc.confirm_state.is_(None), sc.id.is_(None)), shipped_status)
+            singles += _single_packages(conn, mine, doubt, shipped_status)
+        by_order = lambda item: item.order_pk  # noqa: E731 - the order both queries listed in
+        return sorted(packages, key=by_order) + sorted(singles, key=by_order)
 
     def add_package(
         self,
@@ -93,6 +102,8 @@ class Shipments(StoreBase):
             conn.execute(t.shop_package_items.insert(), [
                 {"package_id": package_pk, "order_line_id": line_pks[line], "quantity": qty} for line, qty in items
             ])
+            conn.execute(update(t.orders).where(oc.id == order_pk, oc.confirm_state.is_(None))
+                         .values(confirm_state="packages"))
         return True
 
     def claim_shipment(self, item: ShipmentToSend, carrier_code: str, carrier_name: str | None) -> str | None:
@@ -108,6 +119,7 @@ class Shipments(StoreBase):
             {"carrier_code": carrier_code, "carrier_name": carrier_name, "tracking_number": item.tracking_number},
             stale=item.claimed_by,
         )
+        _bookmark_claimed(self, item)
         return claim.token if claim else None
 
     def finish_shipment(self, item: ShipmentToSend, token: str, state: str, message: str | None = None) -> None:
@@ -127,7 +139,16 @@ class Shipments(StoreBase):
             return 0
         oc, sc = t.orders.c, t.shipment_confirmations.c
         pks = select(oc.id).where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id.in_(ids))
+        pc = t.shop_packages.c
         with self._tx() as conn:
+            refused = conn.execute(
+                select(sc.order_id, sc.package_ref).where(sc.order_id.in_(pks), sc.state == "rejected")
+            ).all()
+            for order_pk, package_ref in refused:  # pending again: back in the bookmarks' range
+                conn.execute(update(t.shop_packages).where(pc.order_id == order_pk, pc.package_ref == package_ref)
+                             .values(confirm_state=None))
+                if package_ref == "1":
+                    conn.execute(update(t.orders).where(oc.id == order_pk).values(confirm_state=None))
             return conn.execute(
                 t.shipment_confirmations.delete().where(sc.order_id.in_(pks), sc.state == "rejected")
             ).rowcount
@@ -137,8 +158,40 @@ def _key(item: ShipmentToSend) -> dict[str, Any]:
     return {"order_id": item.order_pk, "package_ref": item.package_ref}
 
 
+def _bookmark_claimed(store: StoreBase, item: ShipmentToSend) -> None:
+    """The package has a claim row now (this run's or another's): out of the pending range.
+
+    After the claim, not with it: a crash in between only leaves the package in the range, where
+    the claim row still keeps it from being listed."""
+    oc, pc = t.orders.c, t.shop_packages.c
+    with store.engine.begin() as conn:
+        conn.execute(update(t.shop_packages)
+                     .where(pc.order_id == item.order_pk, pc.package_ref == item.package_ref, pc.confirm_state.is_(None))
+                     .values(confirm_state="claimed"))
+        if item.package_ref == "1":
+            conn.execute(update(t.orders).where(oc.id == item.order_pk, oc.confirm_state.is_(None))
+                         .values(confirm_state="claimed"))
+
+
+def _bookmark_packaged(conn: Connection, marketplace: str, country: str, shipped_status: str) -> None:
+    """Orders in ``shipped_status`` still bookmarked pending that the status path never confirms
+    (shipped as package rows written without ``add_package``, or shipped by the marketplace)."""
+    oc, pc = t.orders.c, t.shop_packages.c
+    pending = (oc.marketplace == marketplace, oc.country == country, oc.status == shipped_status,
+               oc.confirm_state.is_(None))
+    merchant = oc.fulfillment == Fulfillment.MERCHANT.value
+    conn.execute(
+        update(t.orders)
+        .where(*pending, or_(~merchant, select(pc.id).where(pc.order_id == oc.id).exists()))
+        .values(confirm_state=case((merchant, "packages"), else_="marketplace"))
+    )
+
+
 def _packages(conn: Connection, mine, unconfirmed) -> list[ShipmentToSend]:
-    """Recorded packages (``shop_packages``) to confirm, with their lines and quantities."""
+    """Recorded packages (``shop_packages``) to confirm, with their lines and quantities.
+
+    ``unconfirmed``: pending (bookmark NULL, no claim row) or in doubt, one query each so each
+    reads its own index."""
     oc, sc, lc = t.orders.c, t.shipment_confirmations.c, t.order_lines.c
     pc, pic = t.shop_packages.c, t.shop_package_items.c
     query: Select = (

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ordersync import rules
+from ordersync import rules, validation
 from ordersync.channels.contract import AcceptFirstChannel
 from ordersync.channels.parsing import as_invalid
 from ordersync.errors import MarketplaceRequestError
-from ordersync.model import MarketplaceOrder
+from ordersync.model import MarketplaceOrder, Rejection
 from ordersync.shop.store import ShopStore
 from ordersync.steps.imports import catalog_for
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACCEPT_COUNTS = ("accepted", "refused", "already_answered", "failed", "not_acknowledged", "unreadable")
+ACCEPT_COUNTS = ("accepted", "refused", "already_answered", "failed", "not_acknowledged", "unreadable", "invalid")
 
 
 def accept(
@@ -43,18 +43,9 @@ def accept(
 
     if channel is None:
         return {"accepted": 0, "refused": 0}  # Amazon: the XCom it always had
-    statuses = channel.waiting_statuses
     counts = dict.fromkeys(ACCEPT_COUNTS, 0)
     mp, country = entry.marketplace, entry.country
-    rows = acceptances.waiting_rows(store, mp, country, statuses, order_ids)
-    orders = []
-    for row in rows:
-        try:
-            orders.append(channel.parse(row.payload))
-        except Exception as exc:  # noqa: BLE001 - one unreadable order never stops the others' answers
-            # refused blind would be wrong; import sets it aside with the reason (invalid_payload)
-            counts["unreadable"] += 1
-            log.warning("%s: order %s waiting for acceptance is unreadable: %s", entry.key, row.order_id, as_invalid(exc))
+    orders = _readable_orders(channel, store, entry, order_ids, decision, counts)
     known = acceptances.answers(store, mp, country, [o.order_id for o in orders])
     catalog = catalog_for(store, entry, orders)
     committed: dict[int, int] = {}  # stock this run already promised, so two orders never share a unit
@@ -72,6 +63,36 @@ def accept(
             log.info("%s: %s %s (%s)", entry.key, outcome, order.order_id, why)
     log.info("accept %s counts: %s", entry.key, counts)
     return counts
+
+
+def _readable_orders(channel: AcceptFirstChannel, store: ShopStore, entry: Entry, order_ids: list[str] | None,
+                     decision: str | None, counts: dict[str, int]) -> list[MarketplaceOrder]:
+    """The waiting orders the rule can decide on. An unreadable one, or one whose values import would
+    refuse (negative price, huge quantity...), is not answered by the rule: refused blind would be
+    wrong, accepted would promise an order the shop cannot record. Import sets it aside with its
+    reason; the merchant answers it by hand (``decision``) if it must be."""
+    from ordersync.shop import acceptances
+
+    now = datetime.now(timezone.utc)
+    orders = []
+    for row in acceptances.waiting_rows(store, entry.marketplace, entry.country, channel.waiting_statuses, order_ids):
+        try:
+            order = channel.parse(row.payload)
+        except Exception as exc:  # noqa: BLE001 - one unreadable order never stops the others' answers
+            counts["unreadable"] += 1
+            log.warning("%s: order %s waiting for acceptance is unreadable: %s", entry.key, row.order_id, as_invalid(exc))
+            continue
+        checked = validation.check_order(order, now)
+        if isinstance(checked, Rejection):
+            if decision is None:
+                counts["invalid"] += 1
+                log.warning("%s: order %s waiting for acceptance is left unanswered: %s", entry.key, row.order_id,
+                            checked.message)
+                continue
+            orders.append(order)  # the merchant's own answer goes through
+        else:
+            orders.append(checked[0])
+    return orders
 
 
 def _needs_answer(channel: AcceptFirstChannel, store: ShopStore, entry: Entry, order_id: str,

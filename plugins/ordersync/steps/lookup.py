@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ordersync.channels.contract import AcceptFirstChannel, Channel, RegionChannel
 from ordersync.model import Fulfillment, Window
 from ordersync.shop.store import ShopStore, utcnow
-from ordersync.steps.region import COVER_SLACK, MAX_CATCH_UP, Region, listed_once, stage_split
+from ordersync.steps.region import COVER_SLACK, MAX_CATCH_UP, Region, listed_once, stage_once, stage_split
 from ordersync.validation import readable_id
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def lookup(
     channels every order still waiting for acceptance is listed too, and on the entry's very
     first lookup (``onboarding: unshipped``) every order still to ship, whatever its age.
     """
-    counts = {"found": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
+    counts = {"found": 0, "staged": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
               "fba_found": 0, "onboarded": 0}
     if isinstance(channel, AcceptFirstChannel):
         counts["waiting_listed"] = 0
@@ -74,23 +74,20 @@ def lookup(
         log.info("window %s..%s is too recent for %s; nothing to read yet", window.start, window.end, entry.key)
         return counts
 
+    seen: set[str] = set()  # orders this lookup staged: each counted once whatever its listings
+
     def stage_all(pages) -> int:
-        found = 0
+        """Stage a listing's pages; the distinct readable orders it returned. Every entry is
+        staged: one without a readable id under a key derived from its payload (unreadable)."""
+        listed: set[str] = set()
         for page in pages:
             counts["pages"] += 1
-            # every entry is staged: one without a readable id under a key derived from its
-            # payload, listed as not imported (unreadable)
-            readable = [o for o in page if readable_id(o.order_id)]
-            counts["unreadable"] += len(page) - len(readable)
-            staged = store.stage(entry.marketplace, entry.country, page)
-            found += len(readable)
-            counts["new"] += staged.new
-            counts["changed"] += staged.changed
-            counts["unchanged"] += staged.unchanged
-        return found
+            listed.update(o.order_id for o in page if readable_id(o.order_id))
+            stage_once(store, entry.marketplace, entry.country, page, counts, readable_id, seen)
+        return len(listed)
 
     if effective is not None and region is not None and isinstance(channel, RegionChannel):
-        region_lookup(channel, store, entry, effective, region, counts)
+        region_lookup(channel, store, entry, effective, region, counts, seen)
     elif effective is not None:
         counts["found"] += stage_all(channel.pages(effective))
     if isinstance(channel, AcceptFirstChannel):
@@ -111,7 +108,7 @@ def _renewing(pages, renew):
 
 
 def region_lookup(channel: RegionChannel, store: ShopStore, entry: Entry, effective: Window, region: Region,
-                  counts: dict[str, Any]) -> None:
+                  counts: dict[str, Any], seen: set[str]) -> None:
     """The region-wide listing of the seller (made here or by another country's lookup), and for
     entries importing FBA orders the shifted FBA re-read, region-wide and in chunks.
 
@@ -127,7 +124,7 @@ def region_lookup(channel: RegionChannel, store: ShopStore, entry: Entry, effect
         start = effective.start if covered is None else min(effective.start, covered - overlap)
         start = max(start, effective.end - MAX_CATCH_UP)
         pages = _renewing(channel.region_pages(Window(start, effective.end), region.countries), renew)
-        found = stage_split(store, entry.marketplace, pages, counts, entry.country, readable_id)
+        found = stage_split(store, entry.marketplace, pages, counts, entry.country, readable_id, seen)
         counts["found"] += found.get(entry.country, 0)
         counts["region_found"] += sum(found.values())
         return effective.end
@@ -150,7 +147,7 @@ def region_lookup(channel: RegionChannel, store: ShopStore, entry: Entry, effect
         start = max(start, target - MAX_CATCH_UP)
         pages = _renewing(channel.region_pages(Window(start, target), region.fba_countries,
                                                fulfilment=Fulfillment.MARKETPLACE), renew)
-        found = stage_split(store, entry.marketplace, pages, counts, entry.country, readable_id)
+        found = stage_split(store, entry.marketplace, pages, counts, entry.country, readable_id, seen)
         counts["fba_found"] += found.get(entry.country, 0)
         counts["region_found"] += sum(found.values())
         return target

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ordersync.marketplaces import amazon_marketplace
+from ordersync.model import StagedOrder
 from ordersync.shop.store import ShopStore
 
 if TYPE_CHECKING:
@@ -105,18 +106,34 @@ def _list_holding(store: ShopStore, scope: str, token: str, covered_until: datet
 
 
 def stage_split(store: ShopStore, marketplace: str, pages: Any, counts: dict[str, Any], own: str,
-                readable: Callable[[str], bool]) -> dict[str, int]:
+                readable: Callable[[str], bool], seen: set[str] | None = None) -> dict[str, int]:
     """Stage each page of a region listing under each order's own country; returns the readable
-    orders found per country and adds this entry's staging counts (``own``) to ``counts``."""
+    orders found per country and adds this entry's staging counts (``own``) to ``counts``
+    (each of its orders once per lookup when ``seen`` is given: see :func:`stage_once`)."""
     found: dict[str, int] = {}
     for page in pages:
         counts["pages"] += 1
         for country, orders in sorted(page.items()):
-            staged = store.stage(marketplace, country, orders)
-            found[country] = found.get(country, 0) + sum(1 for o in orders if readable(o.order_id))
+            found[country] = found.get(country, 0) + len({o.order_id for o in orders if readable(o.order_id)})
             if country == own:
-                counts["unreadable"] += sum(1 for o in orders if not readable(o.order_id))
-                counts["new"] += staged.new
-                counts["changed"] += staged.changed
-                counts["unchanged"] += staged.unchanged
+                stage_once(store, marketplace, country, orders, counts, readable, seen if seen is not None else set())
+            else:
+                store.stage(marketplace, country, orders)
     return found
+
+
+def stage_once(store: ShopStore, marketplace: str, country: str, orders: list[StagedOrder], counts: dict[str, Any],
+               readable: Callable[[str], bool], seen: set[str]) -> None:
+    """Stage the orders ``seen`` does not hold yet and count them: an order several listings of one
+    lookup return (window, FBA re-read, waiting, onboarding) counts once in ``new`` / ``changed`` /
+    ``unchanged``, so that they add up to ``staged``. ``unreadable`` counts those without an id."""
+    fresh = {o.order_id: o for o in orders if o.order_id not in seen}  # a repeat within a page once too
+    if not fresh:
+        return
+    seen.update(fresh)
+    staged = store.stage(marketplace, country, list(fresh.values()))
+    counts["staged"] = counts.get("staged", 0) + len(fresh)
+    counts["unreadable"] += sum(1 for oid in fresh if not readable(oid))
+    counts["new"] += staged.new
+    counts["changed"] += staged.changed
+    counts["unchanged"] += staged.unchanged

@@ -1,7 +1,7 @@
 """region_watermarks (one Amazon listing per seller account x region)
 
-Revision ID: 0006_region
-Revises: 0005
+Revision ID: 0007_region
+Revises: 0006_history
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import ordersync.shop.schema
 
-revision = "0006_region"
-down_revision = "0005"
+revision = "0007_region"
+down_revision = "0006_history"
 branch_labels = None
 depends_on = None
 

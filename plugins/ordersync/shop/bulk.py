@@ -1,0 +1,67 @@
+"""Bulk insert-or-ignore at the database's write speed, for the import's page-sized batches.
+
+On PostgreSQL an executemany through psycopg 3 is still one server-side INSERT per row; here the
+rows are COPied into a session temporary table shaped like the target, then moved with one
+``DELETE ... RETURNING`` feeding ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (the staging
+table is empty again after every statement, or rolled back with the transaction), in the caller's
+transaction and against the same unique keys, so the exactly-once guarantees are those of
+:func:`ordersync.shop.db.insert_ignore`. Values go through the columns' own bind processing
+(``UtcDateTime`` stays naive UTC) and psycopg's COPY escaping. SQLite (in process) and MariaDB
+(PyMySQL already folds an executemany into multi-row INSERTs) keep
+:func:`~ordersync.shop.db.insert_ignore`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnDefault, Connection, Table
+from sqlalchemy.exc import DBAPIError
+
+from ordersync.shop.db import insert_ignore
+
+
+def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (same keys in each), skipping any that hit a unique key."""
+    if not rows:
+        return
+    callable_default = any(c.default is not None and not isinstance(c.default, ColumnDefault) or
+                           isinstance(c.default, ColumnDefault) and not c.default.is_scalar
+                           for c in table.columns if c.name not in rows[0])
+    if conn.dialect.name != "postgresql" or callable_default:
+        insert_ignore(conn, table, rows)  # SQLAlchemy's path (and any Python-side callable default)
+        return
+    defaults = {c.name: c.default.arg for c in table.columns
+                if c.name not in rows[0] and isinstance(c.default, ColumnDefault)}
+    names = [*rows[0], *defaults]
+    procs = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    quote = conn.dialect.identifier_preparer.quote
+    target = conn.dialect.identifier_preparer.format_table(table)
+    # named after the table's columns: a pooled session that outlived a migration never reuses a stale shape
+    shape = zlib.crc32(",".join(c.name for c in table.columns).encode())
+    staging = quote(f"ordersync_bulk_{table.name}_{shape:08x}")
+    columns = ", ".join(quote(n) for n in names)
+    import psycopg
+
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg: the COPY protocol
+    try:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT * FROM {target} WITH NO DATA")
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                full = {**defaults, **row}
+                copy.write_row([p(full[n]) if p else full[n] for n, p in zip(names, procs, strict=True)])
+        # the DELETE empties the staging table (no truncation at every commit, as ON COMMIT DELETE ROWS would)
+        cursor.execute(f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) "
+                       f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved ON CONFLICT DO NOTHING")
+    except psycopg.Error as exc:
+        # COPY errors quote the offending line: keep only the kind of error (no buyer data), in
+        # the words the store's deadlock retry looks for
+        kind = {"40P01": "deadlock detected", "40001": "could not serialize access"}.get(exc.sqlstate or "", "rejected")
+        raise DBAPIError(f"bulk insert into {table.name}", None, BulkWriteError(f"{kind} (SQLSTATE {exc.sqlstate})"),
+                         hide_parameters=True) from None
+
+
+class BulkWriteError(Exception):
+    """Why the database refused a bulk insert, without the rows."""
