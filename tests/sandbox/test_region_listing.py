@@ -110,6 +110,8 @@ def test_the_first_lookup_lists_every_country_once_and_the_others_make_no_call(s
     for entry in entries[1:]:
         counts = steps.lookup(_channel(entry), shop, entry, window, region=region)
         assert counts["covered"] == 1 and counts["pages"] == 0
+        # each country keeps its own figure: its orders of the window the shared listing brought
+        assert counts["found"] == len(_sandbox_ids(sandbox, entry.country, window)) > 0
     assert _searches(sandbox) - before == listed  # the other countries made no call
     # every country imports its own orders from the shared listing
     fr = steps.import_orders(_channel(entries[1]), shop, entries[1])

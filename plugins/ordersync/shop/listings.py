@@ -85,16 +85,18 @@ class RegionListings(StoreBase):
             )
 
     def staged_in(
-        self, marketplace: str, country: str, start: datetime, end: datetime, fulfillment: str,
+        self, marketplace: str, country: str, start: datetime, end: datetime, fulfillment: str | None = None,
         statuses: tuple[str, ...] = (),
     ) -> list[str]:
         """Orders of a country staged with a last update in ``start..end`` (and one of
         ``statuses``): what another task's region listing of that span brought in for it."""
         ic = t.inbox.c
         query = select(ic.marketplace_order_id).where(
-            ic.marketplace == marketplace, ic.country == country, ic.fulfillment == fulfillment,
+            ic.marketplace == marketplace, ic.country == country,
             ic.marketplace_updated_at >= start, ic.marketplace_updated_at <= end,
         )
+        if fulfillment is not None:
+            query = query.where(ic.fulfillment == fulfillment)
         if statuses:
             query = query.where(ic.marketplace_status.in_(statuses))
         with self.engine.connect() as conn:

@@ -112,8 +112,9 @@ def region_lookup(channel: RegionChannel, store: ShopStore, entry: Entry, effect
     """The region-wide listing of the seller (made here or by another country's lookup), and for
     entries importing FBA orders the shifted FBA re-read, region-wide and in chunks.
 
-    Adds to ``counts``: ``found`` / ``fba_found`` (this country's orders in listings made here),
-    ``region_found`` (every country's), ``covered`` (1: another lookup's listing covered the
+    Adds to ``counts``: ``found`` / ``fba_found`` (this country's orders in listings made here;
+    when covered, its orders of the window that another lookup's listing staged), ``region_found``
+    (every country's, listings made here), ``covered`` (1: another lookup's listing covered the
     window, no call made here).
     """
     counts.update(region_found=0, covered=0)
@@ -132,7 +133,8 @@ def region_lookup(channel: RegionChannel, store: ShopStore, entry: Entry, effect
         return covered is None or covered < effective.end - COVER_SLACK
 
     if not listed_once(store, f"{region.scope}:all", all_due, list_all):
-        counts["covered"] = 1
+        counts["covered"] = 1  # the country's own figure all the same: what the shared listing brought
+        counts["found"] = len(store.staged_in(entry.marketplace, entry.country, effective.start, effective.end))
     extra = timedelta(days=entry.fba_extra_days)
     if not (entry.import_fba and extra):
         return
