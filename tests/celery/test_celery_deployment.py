@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import requests
 import yaml
 
 from tests.conftest import IN_CI, REPO
+from tests.helpers.processes import Processes, free_port
 
 pytestmark = pytest.mark.celery
 
@@ -54,12 +54,6 @@ def _port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _require_services() -> None:
@@ -95,48 +89,6 @@ def _drop_database(name: str) -> None:
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class Processes:
-    """Long-running processes, each in its own process group, logs in files; stop() ends them all."""
-
-    def __init__(self, logs: Path, env: dict[str, str]):
-        self.logs, self.env, self.procs = logs, env, {}
-
-    def start(self, name: str, *cmd: str) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs[name] = proc
-        return proc
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
-
-    def tail(self, name: str, lines: int = 40) -> str:
-        return "\n".join((self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        # SIGTERM to every group first so they shut down in parallel, then SIGKILL what is left
-        for proc in self.procs.values():
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # also children that outlived their parent
-            except ProcessLookupError:
-                pass
-            if proc.poll() is None:
-                proc.wait(timeout=10)
-
-
 def _run(env: dict[str, str], *cmd: str, timeout: float = 180) -> str:
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f"{' '.join(cmd[:4])} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
@@ -144,16 +96,7 @@ def _run(env: dict[str, str], *cmd: str, timeout: float = 180) -> str:
 
 
 def _wait(what: str, check, procs: Processes, timeout: float = STEP_TIMEOUT, every: float = 2):
-    deadline = time.monotonic() + timeout
-    while True:
-        procs.check_alive()
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {name}.log\n{procs.tail(name, 15)}" for name in procs.procs)
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
-        time.sleep(every)
+    return procs.wait(what, check, timeout, every)
 
 
 class Api:
@@ -210,7 +153,7 @@ def deployment(tmp_path_factory):
     sandbox = start_sandbox(
         seed=11, days=BACKFILL_DAYS + 2, orders_per_day=12, countries="IT,FR,DE", usage_plans=True, time_scale=100
     )
-    api_port = _free_port()
+    api_port = free_port()
     shop_url = f"{PG}/{shop_db}"
     env = {
         **os.environ,
@@ -241,7 +184,7 @@ def deployment(tmp_path_factory):
         # every channel's connection to the sandbox (the recovery DAG covers all entries)
         **{key: json.dumps(value) for key, value in sandbox_connections(sandbox.url, rate_scale=100).items()},
     }
-    procs = Processes(home, env)
+    procs = Processes(home, env, REPO)
     try:
         # what airflow-init does in docker-compose.yaml
         _run(env, str(BIN / "airflow"), "db", "migrate", timeout=300)

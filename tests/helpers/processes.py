@@ -1,4 +1,4 @@
-"""Long-running Airflow processes for tests that start a real deployment (tests/browser).
+"""Long-running Airflow processes for tests that start a real deployment (tests/browser, tests/celery).
 
 Each process runs in its own process group with its log in a file; ``stop()`` ends them all
 (SIGTERM to every group, then SIGKILL what is left, children included).
