@@ -103,6 +103,7 @@ def _usage_plans_and_faults(app: FastAPI, world: World, limits: Limits) -> None:
             try:  # as on Amazon, a request without a valid token is refused before it spends quota
                 amazon.authorize(request)
             except ApiError as error:
+                world.count(operation)  # received all the same, as every refused request
                 return error_response(error)
         # one seller per sandbox (its single LWA authorisation): buckets are per region and operation
         status, delay = limits.check(operation, "seller", _region(request, world) if operation != "token" else "-")

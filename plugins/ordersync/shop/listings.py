@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from ordersync.shop import schema as t
 from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
@@ -37,41 +37,46 @@ class RegionListings(StoreBase):
         """Take the scope's lock unless another lookup holds an unexpired lease."""
         now = now or utcnow()
         rw = t.region_watermarks.c
+
+        def attempt(conn: Connection) -> ListingTurn | None:
+            row = conn.execute(
+                select(rw.covered_until, rw.locked_by, rw.locked_until, rw.version).where(rw.scope == scope)
+            ).first()
+            if row is None:
+                insert_ignore(conn, t.region_watermarks, [{"scope": scope, "covered_until": None, "version": 0}])
+                return None
+            if row.locked_by is not None and row.locked_until is not None and row.locked_until > now:
+                return ListingTurn(row.covered_until, None)
+            token = new_token()
+            done = conn.execute(
+                update(t.region_watermarks)
+                .where(rw.scope == scope, rw.version == row.version)
+                .values(locked_by=token, locked_until=now + lease, version=row.version + 1)
+            ).rowcount
+            return ListingTurn(row.covered_until, token) if done == 1 else None
+
         for _ in range(200):  # compare-and-set: another process may win; re-read and retry
-            with self._tx() as conn:
-                row = conn.execute(
-                    select(rw.covered_until, rw.locked_by, rw.locked_until, rw.version).where(rw.scope == scope)
-                ).first()
-                if row is None:
-                    insert_ignore(conn, t.region_watermarks, [{"scope": scope, "covered_until": None, "version": 0}])
-                    continue
-                if row.locked_by is not None and row.locked_until is not None and row.locked_until > now:
-                    return ListingTurn(row.covered_until, None)
-                token = new_token()
-                done = conn.execute(
-                    update(t.region_watermarks)
-                    .where(rw.scope == scope, rw.version == row.version)
-                    .values(locked_by=token, locked_until=now + lease, version=row.version + 1)
-                ).rowcount
-            if done == 1:
-                return ListingTurn(row.covered_until, token)
+            # concurrent first inserts of the row deadlock on MariaDB's gap locks: retried too
+            turn = self._retrying(attempt)
+            if turn is not None:
+                return turn
         raise RuntimeError(f"region listing {scope!r}: too much contention")
 
     def renew_listing(self, scope: str, token: str, lease: timedelta) -> bool:
         """Push our lease on (after every page); False when another lookup took it over."""
         rw = t.region_watermarks.c
-        with self._tx() as conn:
-            return conn.execute(
-                update(t.region_watermarks)
-                .where(rw.scope == scope, rw.locked_by == token)
-                .values(locked_until=utcnow() + lease, version=rw.version + 1)
-            ).rowcount == 1
+        return self._retrying(lambda conn: conn.execute(
+            update(t.region_watermarks)
+            .where(rw.scope == scope, rw.locked_by == token)
+            .values(locked_until=utcnow() + lease, version=rw.version + 1)
+        ).rowcount == 1)
 
     def finish_listing(self, scope: str, token: str, covered_until: datetime | None) -> None:
         """Release our lock; ``covered_until`` (a listing that completed) moves the watermark
         forward, never back, even when our lease was taken over meanwhile."""
         rw = t.region_watermarks.c
-        with self._tx() as conn:
+
+        def release(conn: Connection) -> None:
             if covered_until is not None:
                 conn.execute(
                     update(t.region_watermarks)
@@ -83,6 +88,8 @@ class RegionListings(StoreBase):
                 .where(rw.scope == scope, rw.locked_by == token)
                 .values(locked_by=None, locked_until=None, version=rw.version + 1)
             )
+
+        self._retrying(release)
 
     def staged_in(
         self, marketplace: str, country: str, start: datetime, end: datetime, fulfillment: str | None = None,
