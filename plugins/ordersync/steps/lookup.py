@@ -90,6 +90,13 @@ def lookup(
         region_lookup(channel, store, entry, effective, region, counts, seen)
     elif effective is not None:
         counts["found"] += stage_all(channel.pages(effective))
+        extra = timedelta(days=entry.fba_extra_days)
+        if extra and not isinstance(channel, RegionChannel):
+            # Cdiscount and Lengow: the window again, shifted back, for marketplace-fulfilled
+            # orders, whose late updates (or one made while a run failed) nothing else re-reads
+            # (Amazon does it region-wide above; its own-window runs read exactly their window)
+            fba = Window(effective.start - extra, effective.end - extra)
+            counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
     if isinstance(channel, AcceptFirstChannel):
         # accept-first channels: every order still waiting for an answer, whatever its dates
         counts["waiting_listed"] = stage_all(channel.waiting_pages())
