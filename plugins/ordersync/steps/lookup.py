@@ -92,9 +92,8 @@ def lookup(
         counts["found"] += stage_all(channel.pages(effective))
         extra = timedelta(days=entry.fba_extra_days)
         if extra and not isinstance(channel, RegionChannel):
-            # Cdiscount and Lengow: the window again, shifted back, for marketplace-fulfilled
-            # orders, whose late updates (or one made while a run failed) nothing else re-reads
-            # (Amazon does it region-wide above; its own-window runs read exactly their window)
+            # Cdiscount, Lengow: marketplace-fulfilled orders again, shifted back (an update made
+            # while a run failed is read nowhere else); Amazon re-reads region-wide, above
             fba = Window(effective.start - extra, effective.end - extra)
             counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
     if isinstance(channel, AcceptFirstChannel):
