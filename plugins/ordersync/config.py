@@ -49,6 +49,8 @@ class Entry(BaseModel):
     start_date: date = date(2026, 1, 1)
     overlap_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
     page_size: int = Field(100, ge=1, le=100)
+    # a transaction per batch: bigger batches spread each statement's fixed cost over more orders
+    import_batch: int = Field(500, ge=1, le=5000, description="staged orders imported per transaction")
     lookback: timedelta | None = Field(
         None, description="each run reads at least this far back from its end ('36h', '3d' or hours)"
     )

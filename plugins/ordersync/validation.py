@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from ordersync.channels.parsing import UNREADABLE_PREFIX, unreadable_key
-from ordersync.model import Address, MarketplaceOrder, OrderLine, Rejection, StagedOrder
+from ordersync.model import MarketplaceOrder, OrderLine, Rejection, StagedOrder
 from ordersync.shop import schema as t
 
 MAX_QUANTITY = 100_000
@@ -46,6 +46,8 @@ SKU = length(t.order_lines.c.sku)
 
 def clean(text: str) -> str:
     """NUL bytes stripped and anything UTF-8 cannot carry (lone surrogates) replaced."""
+    if text.isascii():  # the common case, and it is O(1): ASCII always encodes
+        return text.replace("\x00", "") if "\x00" in text else text
     if "\x00" in text:
         text = text.replace("\x00", "")
     try:
@@ -109,18 +111,21 @@ def _grid_value(name: str, value: Any) -> Any:
 # -- import ------------------------------------------------------------------------------------
 
 _ORDERS = t.orders.c
-_TEXT = {  # order field -> the column it is written to (the shortest when it goes to two)
-    "buyer_name": t.customers.c.name,
-    "buyer_email": t.customers.c.email,
-    "service_level": _ORDERS.service_level,
-    "raw_status": _ORDERS.marketplace_status,
-    "buyer_tax_id": t.customers.c.tax_id,
+_TEXT = {  # order field -> the length of the column it is written to (the shortest when it goes to two)
+    "buyer_name": length(t.customers.c.name),
+    "buyer_email": length(t.customers.c.email),
+    "service_level": length(_ORDERS.service_level),
+    "raw_status": length(_ORDERS.marketplace_status),
+    "buyer_tax_id": length(t.customers.c.tax_id),
 }
 _ADDRESS = {
-    "name": _ORDERS.ship_name, "line1": _ORDERS.ship_line1, "line2": _ORDERS.ship_line2, "city": _ORDERS.ship_city,
-    "postal_code": _ORDERS.ship_postal_code, "region": _ORDERS.ship_region, "country_code": _ORDERS.ship_country,
-    "phone": _ORDERS.ship_phone,
+    name: length(column) for name, column in (
+        ("name", _ORDERS.ship_name), ("line1", _ORDERS.ship_line1), ("line2", _ORDERS.ship_line2),
+        ("city", _ORDERS.ship_city), ("postal_code", _ORDERS.ship_postal_code), ("region", _ORDERS.ship_region),
+        ("country_code", _ORDERS.ship_country), ("phone", _ORDERS.ship_phone))
 }
+_TITLE = length(t.order_lines.c.name)
+_ASIN = length(t.order_lines.c.asin)
 
 
 def check_order(order: MarketplaceOrder, now: datetime) -> tuple[MarketplaceOrder, tuple[str, ...]] | Rejection:
@@ -145,36 +150,45 @@ def check_order(order: MarketplaceOrder, now: datetime) -> tuple[MarketplaceOrde
     truncated = False
     lines = []
     for i, line in enumerate(order.lines):
-        checked = _check_line(line, f"line {i + 1}", seen)
+        checked = _check_line(line, i, seen)
         if isinstance(checked, str):
             return refuse(checked)
         lines.append(checked[0])
         truncated |= checked[1]
-    changes: dict[str, Any] = {"lines": tuple(lines)}
-    for name, column in _TEXT.items():
+    # only what changed is replaced: most orders come through as they are
+    changes: dict[str, Any] = {}
+    if any(new is not old for new, old in zip(lines, order.lines, strict=True)):
+        changes["lines"] = tuple(lines)
+    for name, limit in _TEXT.items():
         value = getattr(order, name)
         if value is not None:
-            changes[name], cut = _fit(value, column)
+            fitted, cut = _fit(value, limit)
             truncated |= cut
+            if fitted is not value:
+                changes[name] = fitted
     if order.ship_to is not None:
         address: dict[str, Any] = {}
-        for name, column in _ADDRESS.items():
+        for name, limit in _ADDRESS.items():
             value = getattr(order.ship_to, name)
             if value is not None:
-                address[name], cut = _fit(value, column)
+                fitted, cut = _fit(value, limit)
                 truncated |= cut
-        changes["ship_to"] = Address(**{**order.ship_to.__dict__, **address})
+                if fitted is not value:
+                    address[name] = fitted
+        if address:
+            changes["ship_to"] = replace(order.ship_to, **address)
     if order.last_updated > now + FUTURE_SLACK:
         changes["last_updated"] = now
     elif order.last_updated < EARLIEST:
         changes["last_updated"] = order.purchase_date
     if order.latest_ship_date is not None and not EARLIEST <= order.latest_ship_date <= now + timedelta(days=366):
         changes["latest_ship_date"] = None
-    return replace(order, **changes), (("truncated",) if truncated else ())
+    return (replace(order, **changes) if changes else order), (("truncated",) if truncated else ())
 
 
-def _check_line(line: OrderLine, where: str, seen: set[str]) -> tuple[OrderLine, bool] | str:
+def _check_line(line: OrderLine, index: int, seen: set[str]) -> tuple[OrderLine, bool] | str:
     """The line as it can be written and whether text was cut, or what is wrong with it."""
+    where = f"line {index + 1}"
     if not readable_id(line.line_id, LINE_ID):
         return f"{where} id: empty, not printable or longer than {LINE_ID} characters"
     if line.line_id in seen:
@@ -189,10 +203,12 @@ def _check_line(line: OrderLine, where: str, seen: set[str]) -> tuple[OrderLine,
     problem = _amount(line.unit_price, f"{where} unit price")
     if problem:
         return problem
-    title, cut = _fit(line.title, t.order_lines.c.name)
+    title, cut = _fit(line.title, _TITLE)
     asin = line.asin
-    if asin is not None and not readable_id(asin, length(t.order_lines.c.asin)):
+    if asin is not None and not readable_id(asin, _ASIN):
         asin, cut = None, True
+    if title is line.title and asin is line.asin:
+        return line, cut
     return replace(line, title=title, asin=asin), cut
 
 
@@ -204,8 +220,9 @@ def _amount(value: Decimal, field: str) -> str | None:
     return None
 
 
-def _fit(text: str, column: Any) -> tuple[str, bool]:
-    """The text cleaned and cut to the column; whether anything was cut."""
+def _fit(text: str, limit: int) -> tuple[str, bool]:
+    """The text cleaned and cut to ``limit`` characters (its column's); whether anything was cut."""
     cleaned = clean(text)
-    limit = length(column)
-    return cleaned[:limit], len(cleaned) > limit
+    if len(cleaned) > limit:
+        return cleaned[:limit], True
+    return cleaned, False

@@ -151,6 +151,35 @@ def _check(value: Any, kinds: tuple[type, ...], field: str, optional: bool = Fal
 
 def check_types(order: MarketplaceOrder) -> None:
     """Every field of a parsed order has the model's type, else :class:`InvalidOrder` naming it."""
+    if _plainly_typed(order):
+        return
+    _check_each(order)
+
+
+def _plainly_typed(order: MarketplaceOrder) -> bool:
+    """The common case in one expression: every field of exactly its type (a subclass, or a
+    wrong type, goes through :func:`_check_each`, which accepts the one and names the other)."""
+    o, a = order, order.ship_to
+    return (
+        type(o.order_id) is str and type(o.currency) is str and type(o.total) is Decimal
+        and type(o.purchase_date) is datetime and type(o.last_updated) is datetime
+        and (o.latest_ship_date is None or type(o.latest_ship_date) is datetime)
+        and all(v is None or type(v) is str for v in (o.buyer_name, o.buyer_email, o.service_level, o.raw_status, o.buyer_tax_id))
+        and type(o.lines) is tuple and len(o.lines) > 0
+        and all(
+            type(x.line_id) is str and (x.sku is None or type(x.sku) is str) and (x.asin is None or type(x.asin) is str)
+            and type(x.title) is str and type(x.quantity) is int and type(x.quantity_shipped) is int
+            and type(x.unit_price) is Decimal
+            for x in o.lines
+        )
+        and (a is None or (
+            type(a.name) is str and type(a.line1) is str and type(a.city) is str and type(a.postal_code) is str
+            and type(a.country_code) is str
+            and all(v is None or type(v) is str for v in (a.line2, a.region, a.phone))))
+    )
+
+
+def _check_each(order: MarketplaceOrder) -> None:
     _check(order.order_id, (str,), "order id")
     _check(order.currency, (str,), "currency")
     _check(order.total, (Decimal,), "total")

@@ -1,14 +1,16 @@
-"""Bulk insert-or-ignore at the database's write speed, for the import's page-sized batches.
+"""Bulk insert-or-ignore at the database's write speed, for the import's batches.
 
 On PostgreSQL an executemany through psycopg 3 is still one server-side INSERT per row; here the
-rows are COPied into a session temporary table shaped like the target, then moved with one
-``DELETE ... RETURNING`` feeding ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (the staging
-table is empty again after every statement, or rolled back with the transaction), in the caller's
-transaction and against the same unique keys, so the exactly-once guarantees are those of
-:func:`ordersync.shop.db.insert_ignore`. Values go through the columns' own bind processing
-(``UtcDateTime`` stays naive UTC) and psycopg's COPY escaping. SQLite (in process) and MariaDB
-(PyMySQL already folds an executemany into multi-row INSERTs) keep
-:func:`~ordersync.shop.db.insert_ignore`.
+rows are COPied straight into the table inside a savepoint. The callers leave out the keys they
+know exist, so a unique violation there means a concurrent writer (or an overlapping run): the
+savepoint is rolled back and the rows are COPied into a session temporary table shaped like the
+target, then moved with one ``DELETE ... RETURNING`` feeding ``INSERT ... SELECT ... ON CONFLICT
+DO NOTHING`` (the staging table is empty again after every statement, or rolled back with the
+transaction). Both paths run in the caller's transaction against the same unique keys, so the
+exactly-once guarantees are those of :func:`ordersync.shop.db.insert_ignore`. Values go through
+the columns' own bind processing (``UtcDateTime`` stays naive UTC) and psycopg's COPY escaping.
+SQLite (in process) and MariaDB (PyMySQL already folds an executemany into multi-row INSERTs)
+keep :func:`~ordersync.shop.db.insert_ignore`.
 """
 
 from __future__ import annotations
@@ -35,23 +37,31 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
         return
     defaults = {c.name: c.default.arg for c in table.columns
                 if c.name not in rows[0] and isinstance(c.default, ColumnDefault)}
-    names = [*rows[0], *defaults]
-    procs = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    given = list(rows[0])
+    names = [*given, *defaults]
+    procs = [table.c[name].type.bind_processor(conn.dialect) for name in given]
+    tail = [p(v) if p else v for p, v in ((table.c[n].type.bind_processor(conn.dialect), v) for n, v in defaults.items())]
+    values = [[p(row[n]) if p else row[n] for n, p in zip(given, procs, strict=True)] + tail for row in rows]
     quote = conn.dialect.identifier_preparer.quote
     target = conn.dialect.identifier_preparer.format_table(table)
-    # named after the table's columns: a pooled session that outlived a migration never reuses a stale shape
-    shape = zlib.crc32(",".join(c.name for c in table.columns).encode())
-    staging = quote(f"ordersync_bulk_{table.name}_{shape:08x}")
     columns = ", ".join(quote(n) for n in names)
     import psycopg
 
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg: the COPY protocol
     try:
+        try:
+            # straight into the table in a savepoint: the callers have already left out the keys they
+            # know exist, so a conflict means a concurrent writer; then the rows go the safe way below
+            with conn.begin_nested():
+                _copy(cursor, target, columns, values)
+            return
+        except psycopg.errors.UniqueViolation:
+            pass
+        # named after the table's columns: a pooled session that outlived a migration never reuses a stale shape
+        shape = zlib.crc32(",".join(c.name for c in table.columns).encode())
+        staging = quote(f"ordersync_bulk_{table.name}_{shape:08x}")
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT * FROM {target} WITH NO DATA")
-        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                full = {**defaults, **row}
-                copy.write_row([p(full[n]) if p else full[n] for n, p in zip(names, procs, strict=True)])
+        _copy(cursor, staging, columns, values)
         # the DELETE empties the staging table (no truncation at every commit, as ON COMMIT DELETE ROWS would)
         cursor.execute(f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) "
                        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved ON CONFLICT DO NOTHING")
@@ -67,6 +77,12 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
                          BulkWriteError(f"bulk insert into {table.name} {kind} (SQLSTATE {state})"
                                         + (f": {said}" if said else "")),
                          hide_parameters=True) from None
+
+
+def _copy(cursor: Any, into: str, columns: str, values: list[list[Any]]) -> None:
+    with cursor.copy(f"COPY {into} ({columns}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
 
 
 SAFE_SQLSTATE_CLASSES = frozenset({"08", "23", "40", "53", "54", "57", "P0"})

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Engine, Table, any_, func, literal, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -54,6 +54,15 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     else:  # pragma: no cover - other dialects are not supported
         raise NotImplementedError(f"shop database dialect {name!r} is not supported")
     conn.execute(stmt, list(rows))
+
+
+def among(conn: Connection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one bound array whatever the count
+    (an IN list renders and parses one parameter per value: the import's batches hold hundreds)."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)
 
 
 class StoreBase:

@@ -18,7 +18,7 @@ from ordersync.channels.parsing import UNREADABLE_PREFIX
 from ordersync.model import InboxRow, Rejection, StageCounts, StagedOrder
 from ordersync.shop import schema as t
 from ordersync.shop.bulk import insert_ignore_many
-from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
+from ordersync.shop.db import StoreBase, among, insert_ignore, new_token, utcnow
 from ordersync.validation import admit_staged
 
 GRID_COLUMNS = (
@@ -51,7 +51,7 @@ class Inbox(StoreBase):
                 select(ib.marketplace_order_id, ib.marketplace_updated_at, ib.marketplace_status).where(
                     ib.marketplace == marketplace,
                     ib.country == country,
-                    ib.marketplace_order_id.in_(sorted(latest)),
+                    among(conn, ib.marketplace_order_id, sorted(latest)),
                 )
             )
         }
@@ -132,7 +132,7 @@ class Inbox(StoreBase):
         with self._tx() as conn:
             conn.execute(
                 update(t.inbox)
-                .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(ids))
+                .where(ib.marketplace == marketplace, ib.country == country, among(conn, ib.marketplace_order_id, ids))
                 .values(state=state, note=note, last_action=note[:255] if note else None)
             )
 
@@ -227,7 +227,7 @@ def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[S
     # through the unique key of the page's orders: inbox.batch has no index, and the whole inbox is history
     return conn.execute(select(func.count()).where(
         ib.marketplace == marketplace, ib.country == country,
-        ib.marketplace_order_id.in_(sorted({o.order_id for o in orders})), ib.batch == batch,
+        among(conn, ib.marketplace_order_id, sorted({o.order_id for o in orders})), ib.batch == batch,
     )).scalar_one()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from ordersync.model import CancelResult, Fulfillment, ImportPlan, MarketplaceOrder, WriteResult
 from ordersync.shop import schema as t
 from ordersync.shop.bulk import insert_ignore_many
-from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
+from ordersync.shop.db import StoreBase, among, insert_ignore, new_token, utcnow
 from ordersync.shop.stock import apply_stock_moves, release_reservations
 
 
@@ -34,7 +34,7 @@ class Orders(StoreBase):
             return set(
                 conn.execute(
                     select(oc.marketplace_order_id).where(
-                        oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id.in_(ids)
+                        oc.marketplace == marketplace, oc.country == country, among(conn, oc.marketplace_order_id, ids)
                     )
                 ).scalars()
             )
@@ -183,6 +183,17 @@ class Orders(StoreBase):
 
 def _insert_customers(conn: Connection, marketplace: str, plans: list[ImportPlan], now: datetime) -> dict[str, int]:
     """One customer per key (existing ones kept); returns customer key -> id."""
+    cc = t.customers.c
+    keys = sorted({p.customer_key for p in plans})
+    known: dict[str, int] = {}
+    if conn.dialect.name == "postgresql":
+        # returning buyers first: the bulk insert then only meets a key held by a concurrent import.
+        # Not on MariaDB: that first read would fix the transaction's snapshot before a concurrent
+        # import's customers commit, and the read after the insert would miss them
+        known = dict(conn.execute(select(cc.customer_key, cc.id).where(among(conn, cc.customer_key, keys))).all())
+    missing = [p for p in {p.customer_key: p for p in plans}.values() if p.customer_key not in known]
+    if not missing:
+        return known
     insert_ignore_many(
         conn,
         t.customers,
@@ -196,15 +207,11 @@ def _insert_customers(conn: Connection, marketplace: str, plans: list[ImportPlan
                 "tax_id": p.tax_id,
                 "created_at": now,
             }
-            for p in {p.customer_key: p for p in plans}.values()
+            for p in missing
         ],
     )
-    cc = t.customers.c
-    return dict(
-        conn.execute(
-            select(cc.customer_key, cc.id).where(cc.customer_key.in_(sorted({p.customer_key for p in plans})))
-        ).all()
-    )
+    new = sorted(p.customer_key for p in missing)
+    return {**known, **dict(conn.execute(select(cc.customer_key, cc.id).where(among(conn, cc.customer_key, new))).all())}
 
 
 def _order_row(p: ImportPlan, customer_ids: dict[str, int], batch: str, now: datetime) -> dict[str, Any]:
@@ -271,7 +278,7 @@ def _insert_lines(conn: Connection, plans: list[ImportPlan], created: dict[str, 
 def _sell(conn: Connection, order_pks: set[int], batch: str, now: datetime) -> int:
     """One ``sale`` move per line of these orders with a product; returns the moves created."""
     lc, sm = t.order_lines.c, t.stock_moves.c
-    mine = (lc.order_id.in_(sorted(order_pks)), lc.product_id.is_not(None))
+    mine = (among(conn, lc.order_id, sorted(order_pks)), lc.product_id.is_not(None))
     if conn.dialect.name == "postgresql":  # in the server: the lines never travel (INSERT ... SELECT)
         lines = select(lc.product_id, lc.id, literal("sale"), -lc.quantity, literal(batch),
                        literal(now, t.UtcDateTime)).where(*mine).order_by(lc.id)
@@ -293,7 +300,7 @@ def _mark_imported(conn: Connection, marketplace: str, country: str, order_ids: 
     ib, ni = t.inbox.c, t.not_imported.c
     conn.execute(
         update(t.inbox)
-        .where(ib.marketplace == marketplace, ib.country == country, ib.marketplace_order_id.in_(order_ids))
+        .where(ib.marketplace == marketplace, ib.country == country, among(conn, ib.marketplace_order_id, order_ids))
         .values(state="imported", note=None, last_action="imported into the shop")
     )
     conn.execute(
@@ -301,7 +308,7 @@ def _mark_imported(conn: Connection, marketplace: str, country: str, order_ids: 
         .where(
             ni.marketplace == marketplace,
             ni.country == country,
-            ni.marketplace_order_id.in_(order_ids),
+            among(conn, ni.marketplace_order_id, order_ids),
             ni.resolved_at.is_(None),
         )
         .values(resolved_at=now)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select, update
 
 from ordersync.model import ReservationPlan
 from ordersync.shop import schema as t
-from ordersync.shop.db import StoreBase, insert_ignore, new_token, utcnow
+from ordersync.shop.db import StoreBase, among, insert_ignore, new_token, utcnow
 
 FBA_PLACEHOLDER_SKU = "ORDERSYNC-FBA"
 
@@ -38,7 +38,7 @@ class Stock(StoreBase):
             return {}
         col = t.products.c[column]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.products).where(col.in_(wanted)).order_by(t.products.c.id)).mappings()
+            rows = conn.execute(select(t.products).where(among(conn, col, wanted)).order_by(t.products.c.id)).mappings()
             out: dict[str, dict[str, Any]] = {}
             for r in rows:
                 out.setdefault(r[column], dict(r))  # two products sharing an EAN: the oldest wins
@@ -157,7 +157,7 @@ def release_reservations(
         .where(
             rc.marketplace == marketplace,
             rc.country == country,
-            rc.marketplace_order_id.in_(sorted(set(order_ids))),
+            among(conn, rc.marketplace_order_id, sorted(set(order_ids))),
             rc.state == "reserved",
         )
         .order_by(rc.id)

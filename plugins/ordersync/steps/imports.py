@@ -26,7 +26,7 @@ def import_orders(channel: Channel, store: ShopStore, entry: Entry, order_ids: l
     """
     counts = dict.fromkeys(IMPORT_COUNTS, 0)
     mp, country = entry.marketplace, entry.country
-    for batch in store.inbox_to_import(mp, country, entry.page_size, order_ids):
+    for batch in store.inbox_to_import(mp, country, entry.import_batch, order_ids):
         parsed, rejected, flags = _read(channel, batch)
         decisions = rules.decide(
             parsed,
