@@ -63,9 +63,6 @@ def readable_id(order_id: Any, limit: int = ORDER_ID) -> bool:
 
 # -- staging -----------------------------------------------------------------------------------
 
-_INBOX = t.inbox.c
-
-
 def admit_staged(staged: StagedOrder, now: datetime) -> StagedOrder:
     """A staged order every engine stores: a key that fits (``unreadable-<digest>`` when the
     marketplace's id cannot be used), texts cut to their columns, a last update never after now
@@ -82,17 +79,21 @@ def admit_staged(staged: StagedOrder, now: datetime) -> StagedOrder:
     return replace(
         staged,
         order_id=order_id,
-        status=clean(str(staged.status))[: length(_INBOX.marketplace_status)] or "UNKNOWN",
-        fulfillment=clean(str(staged.fulfillment))[: length(_INBOX.fulfillment)],
+        status=clean(str(staged.status))[: _INBOX_LENGTHS["marketplace_status"]] or "UNKNOWN",
+        fulfillment=clean(str(staged.fulfillment))[: _INBOX_LENGTHS["fulfillment"]],
         last_updated=updated,
         grid=grid,
     )
 
 
+_INBOX_NAMES = frozenset(c.name for c in t.inbox.columns)
+_INBOX_LENGTHS = {c.name: c.type.length for c in t.inbox.columns if getattr(c.type, "length", None)}
+_LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def _grid_value(name: str, value: Any) -> Any:
-    if value is None or name not in _INBOX:
+    if value is None or name not in _INBOX_NAMES:
         return None
-    column = _INBOX[name]
     if name == "currency":
         return value if isinstance(value, str) and _CURRENCY.fullmatch(value) else None
     if name == "total":
@@ -100,11 +101,11 @@ def _grid_value(name: str, value: Any) -> Any:
     if name == "is_prime":
         return bool(value)
     if isinstance(value, datetime):
-        return value if EARLIEST <= value <= datetime(2100, 1, 1, tzinfo=timezone.utc) else None
+        return value if EARLIEST <= value <= _LATEST else None
     if isinstance(value, bool) or isinstance(value, int):
         return int(value) if 0 <= value <= _INT_MAX else None
     if isinstance(value, str):
-        return clean(value)[: length(column)] or None
+        return clean(value)[: _INBOX_LENGTHS[name]] or None
     return None
 
 

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, bindparam, func, insert, literal, or_, select, update
 
 from ordersync.model import CancelResult, Fulfillment, ImportPlan, MarketplaceOrder, WriteResult
 from ordersync.shop import schema as t
@@ -282,9 +281,10 @@ def _sell(conn: Connection, order_pks: set[int], batch: str, now: datetime) -> i
     if conn.dialect.name == "postgresql":  # in the server: the lines never travel (INSERT ... SELECT)
         lines = select(lc.product_id, lc.id, literal("sale"), -lc.quantity, literal(batch),
                        literal(now, t.UtcDateTime)).where(*mine).order_by(lc.id)
-        conn.execute(postgresql.insert(t.stock_moves).from_select(
+        # no ON CONFLICT: these lines were created by this transaction, no move can exist for them
+        conn.execute(insert(t.stock_moves).from_select(
             ["product_id", "order_line_id", "reason", "quantity", "batch", "created_at"], lines,
-        ).on_conflict_do_nothing())
+        ))
     else:
         rows = conn.execute(select(lc.id, lc.product_id, lc.quantity).where(*mine).order_by(lc.id)).all()
         insert_ignore(conn, t.stock_moves, [
