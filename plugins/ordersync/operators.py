@@ -113,13 +113,17 @@ class LookupOrdersOperator(OrderSyncOperator):
             context["data_interval_end"],
             lookback_hours=params.get("lookback_hours"),
         )
-        self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
-        channel = self.channel(entry, store)
-        now = utcnow()
         run = context.get("dag_run")
         own = bool(params.get("lookback_hours") or params.get("own_window")) or entry.lookback is not None \
             or "backfill" in str(run.run_type if run is not None else "").lower()
-        counts = steps.lookup(channel, store, entry, window, now=now, region=None if own else self.region(entry))
+        region = None if own else self.region(entry)
+        watermark = None
+        if not own and region is None:  # scheduled, listed on its own: catch up after failed runs
+            window, watermark = steps.catch_up(store, entry, window), steps.own_scope(entry)
+        self.log.info("reading %s orders updated %s .. %s", entry.key, window.start, window.end)
+        channel = self.channel(entry, store)
+        now = utcnow()
+        counts = steps.lookup(channel, store, entry, window, now=now, region=region, watermark=watermark)
         # sync_runs keeps the span really read: the end clamped before now, or none when too recent
         read = channel.clamp(window, now)
         if isinstance(channel, AcceptFirstChannel):  # what accept is about to answer: ids, SKUs, quantities, stock

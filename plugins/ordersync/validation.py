@@ -22,6 +22,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import String
+
 from ordersync.channels.parsing import UNREADABLE_PREFIX, unreadable_key
 from ordersync.model import MarketplaceOrder, OrderLine, Rejection, StagedOrder
 from ordersync.shop import schema as t
@@ -87,7 +89,7 @@ def admit_staged(staged: StagedOrder, now: datetime) -> StagedOrder:
 
 
 _INBOX_NAMES = frozenset(c.name for c in t.inbox.columns)
-_INBOX_LENGTHS = {c.name: c.type.length for c in t.inbox.columns if getattr(c.type, "length", None)}
+_INBOX_LENGTHS = {c.name: length(c) for c in t.inbox.columns if isinstance(c.type, String) and c.type.length}
 _LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 

@@ -45,3 +45,44 @@ def test_a_window_is_read_again_shifted_back_for_marketplace_fulfilled_orders(st
     steps.lookup(channel, store, entry, window, now=NOW)
     assert channel.calls == [(window, None),
                              (Window(window.start - timedelta(days=2), window.end - timedelta(days=2)), Fulfillment.MARKETPLACE)]
+
+
+class FailingChannel(RecordingChannel):
+    """The marketplace is down: every listing fails."""
+
+    def pages(self, window, *, fulfilment=None):
+        raise ConnectionError("503 Service Unavailable")
+
+
+def test_after_failed_runs_the_next_scheduled_run_reads_from_where_the_last_listing_ended(store):
+    # an outage fails two runs; a cancellation made then must reach the shop with the next run
+    # (before the warehouse ships the order), not with the next day's recovery
+    entry = Entry(marketplace="lengow", country="FR", conn_id="c", lengow_marketplace="amazon_fr", fba_extra_days=0,
+                  overlap_minutes=30)
+    half = timedelta(minutes=30)
+    t0 = NOW - 4 * half
+
+    def scheduled(channel, start):
+        window = steps.catch_up(store, entry, steps.run_window(entry, start, start + half))
+        steps.lookup(channel, store, entry, window, now=NOW, watermark=steps.own_scope(entry))
+        return window
+
+    ok = RecordingChannel()
+    first = scheduled(ok, t0)
+    assert first == Window(t0 - half, t0 + half)  # no watermark yet: the run's own window
+    for start in (t0 + half, t0 + 2 * half):  # the outage
+        with pytest.raises(ConnectionError):
+            scheduled(FailingChannel(), start)
+    third = scheduled(ok, t0 + 3 * half)
+    assert third == Window(t0 + half - half, t0 + 4 * half)  # from the last listing's end, less the overlap
+    assert scheduled(ok, t0 + 4 * half) == Window(t0 + 4 * half - half, t0 + 5 * half)  # caught up: own window again
+    # backfills and manual look-backs read exactly their window: no watermark given, none moved
+    steps.lookup(ok, store, entry, Window(t0 - 10 * half, t0 - 9 * half), now=NOW)
+    assert store.covered_until(steps.own_scope(entry)) == t0 + 5 * half
+
+
+def test_catch_up_never_reaches_further_back_than_two_days(store):
+    entry = Entry(marketplace="cdiscount", country="FR", conn_id="c", fba_extra_days=0)
+    store.advance_watermark(steps.own_scope(entry), NOW - timedelta(days=9))
+    window = steps.catch_up(store, entry, Window(NOW - timedelta(hours=1), NOW))
+    assert window == Window(NOW - timedelta(days=2), NOW)

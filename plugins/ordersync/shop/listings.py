@@ -91,6 +91,21 @@ class RegionListings(StoreBase):
 
         self._retrying(release)
 
+    def advance_watermark(self, scope: str, covered_until: datetime) -> None:
+        """Move a scope's watermark forward, never back (an entry's own listing: no lock, its
+        runs list their own windows and only say how far they got); the row is made on first use."""
+        rw = t.region_watermarks.c
+
+        def advance(conn: Connection) -> None:
+            insert_ignore(conn, t.region_watermarks, [{"scope": scope, "covered_until": None, "version": 0}])
+            conn.execute(
+                update(t.region_watermarks)
+                .where(rw.scope == scope, or_(rw.covered_until.is_(None), rw.covered_until < covered_until))
+                .values(covered_until=covered_until, version=rw.version + 1)
+            )
+
+        self._retrying(advance)
+
     def staged_in(
         self, marketplace: str, country: str, start: datetime, end: datetime, fulfillment: str | None = None,
         statuses: tuple[str, ...] = (),

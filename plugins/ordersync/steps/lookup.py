@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ordersync.channels.contract import AcceptFirstChannel, Channel, RegionChannel
@@ -45,6 +46,25 @@ def run_window(
     return Window(start, interval_end)
 
 
+def own_scope(entry: Entry) -> str:
+    """The watermark of an entry's own listing (the entries not listed region-wide)."""
+    return f"lookup:{entry.key}"
+
+
+def catch_up(store: ShopStore, entry: Entry, window: Window) -> Window:
+    """A scheduled run's window widened back to where the entry's last completed listing ended,
+    less the overlap: what changed while runs failed (an outage) is read by the next run, not
+    left to the daily recovery (a cancellation in it would otherwise meet a shipment first).
+    At most ``MAX_CATCH_UP`` back; the recovery reads older days."""
+    covered = store.covered_until(own_scope(entry))
+    if covered is None:
+        return window
+    start = covered - timedelta(minutes=entry.overlap_minutes)
+    if start >= window.start:
+        return window
+    return Window(max(start, window.end - MAX_CATCH_UP), window.end)
+
+
 def lookup(
     channel: Channel,
     store: ShopStore,
@@ -52,6 +72,7 @@ def lookup(
     window: Window,
     now: datetime | None = None,
     region: Region | None = None,
+    watermark: str | None = None,
 ) -> dict[str, Any]:
     """List the orders updated in the window and stage every one of them in the inbox.
 
@@ -62,6 +83,7 @@ def lookup(
     with ``lookback``, other marketplaces) the run reads exactly its own window. On accept-first
     channels every order still waiting for acceptance is listed too, and on the entry's very
     first lookup (``onboarding: unshipped``) every order still to ship, whatever its age.
+    ``watermark`` (see :func:`catch_up`) moves to the end read once the listing is complete.
     """
     counts = {"found": 0, "staged": 0, "new": 0, "changed": 0, "unchanged": 0, "pages": 0, "unreadable": 0,
               "fba_found": 0, "onboarded": 0}
@@ -89,13 +111,9 @@ def lookup(
     if effective is not None and region is not None and isinstance(channel, RegionChannel):
         region_lookup(channel, store, entry, effective, region, counts, seen)
     elif effective is not None:
-        counts["found"] += stage_all(channel.pages(effective))
-        extra = timedelta(days=entry.fba_extra_days)
-        if extra and not isinstance(channel, RegionChannel):
-            # Cdiscount, Lengow: marketplace-fulfilled orders again, shifted back (an update made
-            # while a run failed is read nowhere else); Amazon re-reads region-wide, above
-            fba = Window(effective.start - extra, effective.end - extra)
-            counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
+        _list_own(channel, entry, effective, stage_all, counts)
+        if watermark is not None:
+            store.advance_watermark(watermark, effective.end)
     if isinstance(channel, AcceptFirstChannel):
         # accept-first channels: every order still waiting for an answer, whatever its dates
         counts["waiting_listed"] = stage_all(channel.waiting_pages())
@@ -105,6 +123,18 @@ def lookup(
     log.info("lookup %s counts: %s (window %s)", entry.key, counts,
              f"{effective.start} .. {effective.end}" if effective else "too recent")
     return counts
+
+
+def _list_own(channel: Channel, entry: Entry, effective: Window, stage_all: Callable[[Any], int],
+              counts: dict[str, Any]) -> None:
+    """The entry's own window, and for Cdiscount and Lengow the shifted re-read."""
+    counts["found"] += stage_all(channel.pages(effective))
+    extra = timedelta(days=entry.fba_extra_days)
+    if extra and not isinstance(channel, RegionChannel):
+        # Cdiscount, Lengow: marketplace-fulfilled orders again, shifted back (an update made
+        # while a run failed is read nowhere else); Amazon re-reads region-wide
+        fba = Window(effective.start - extra, effective.end - extra)
+        counts["fba_found"] = stage_all(channel.pages(fba, fulfilment=Fulfillment.MARKETPLACE))
 
 
 def _renewing(pages, renew):
