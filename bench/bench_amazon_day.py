@@ -40,8 +40,8 @@ COUNTRIES = ("DE", "FR", "IT", "ES", "NL", "BE", "PL", "SE", "UK")  # EU: one se
 SHIP_SHARE = 0.5  # of the open merchant orders, shipped by the warehouse in each interval
 CONN = "amazon_day"
 SIZES = tuple(int(n) for n in os.environ.get("ORDERSYNC_BENCH_DAY_SIZES", "1,3,9").split(","))  # countries
-# the entries' overlap_minutes (default 30: every update is listed twice); a variant run can try less
-OVERLAP = int(os.environ.get("ORDERSYNC_BENCH_DAY_OVERLAP", "30"))
+# the entries' overlap_minutes (the configuration's default); a variant run can try another
+OVERLAP = int(os.environ["ORDERSYNC_BENCH_DAY_OVERLAP"]) if os.environ.get("ORDERSYNC_BENCH_DAY_OVERLAP") else None
 
 
 class Day:
@@ -65,7 +65,7 @@ class Day:
         with self.store.engine.begin() as conn:
             conn.execute(t.products.update().values(stock=10_000_000))
         self.entries = [Entry(marketplace="amazon", country=c, conn_id=CONN, onboarding="none", import_fba=True,
-                              overlap_minutes=OVERLAP, carrier_map={"courier": "Other"}) for c in countries]
+                              **({} if OVERLAP is None else {"overlap_minutes": OVERLAP}), carrier_map={"courier": "Other"}) for c in countries]
         self.region = steps.region_of(self.entries[0], self.entries)
         self.channels = {e.country: self._channel(e) for e in self.entries}
         self.pushed: datetime | None = None
@@ -222,6 +222,7 @@ def _parse_figures() -> list[str]:
 
 
 def main() -> list[str]:
+    from ordersync.config import Entry
     from ordersync.marketplaces import AMAZON_USAGE_PLANS
     from tests.helpers.sandbox import start_sandbox
 
@@ -242,7 +243,7 @@ def main() -> list[str]:
                 figures[str(n)] = Day(sandbox, Path(tmp), COUNTRIES[:n]).measure()
     lines = [f"regional searchOrders plan: {plan.rate}/s = {capacity} a day (+ burst {plan.burst}); "
              f"goal <= 35% ({int(capacity * 0.35)}), <= 0.06 per imported order; time scale {TIME_SCALE}, "
-             f"overlap_minutes {OVERLAP}"]
+             f"overlap_minutes {OVERLAP if OVERLAP is not None else Entry.model_fields['overlap_minutes'].default}"]
     for n, f in figures.items():
         lines.append(
             f"{n} countr{'y' if n == '1' else 'ies'}: searchOrders {f['search_orders']} a day "
@@ -257,7 +258,7 @@ def main() -> list[str]:
                  "(a v0-style reader, getOrderItems per order, would need >= 1 call per imported order: not run)")
     lines += _parse_figures()
     results = REPO / "bench" / "results"
-    if OVERLAP != 30 or SIZES != (1, 3, 9):  # a variant run: the figures the issue names stay the default's
+    if OVERLAP is not None or SIZES != (1, 3, 9):  # a variant run: the figures the issue names stay the default's
         return lines
     results.mkdir(parents=True, exist_ok=True)
     keys = ("search_orders", "imported", "throttled", "late_runs", "confirm_latency_median_s", "confirm_latency_max_s")

@@ -104,7 +104,7 @@ class Simulation:
             for c in COUNTRIES
         )
         self.config_path.write_text(
-            f"defaults:\n  schedule: '{SCHEDULE}'\n  overlap_minutes: 30\n  start_date: {self.start.date()}\n"
+            f"defaults:\n  schedule: '{SCHEDULE}'\n  overlap_minutes: 20\n  start_date: {self.start.date()}\n"
             f"  onboarding: none\n  retries: 1\n  retry_delay: 1s\nentries:\n{entries}\n"
             "  - {marketplace: cdiscount, country: FR, conn_id: cdiscount, carrier_map: {courier: Colissimo}}\n"
             # marketplace-delivered orders are imported once shipped, as a record (no stock move)
