@@ -47,8 +47,8 @@ class Entry(BaseModel):
     enabled: bool = True
     schedule: str = "*/30 * * * *"
     start_date: date = date(2026, 1, 1)
-    # Amazon lists an update within two minutes (its lastUpdatedBefore rule; runs end there): 20
-    # minutes is ten times that, and a 50-minute window of a 2,000-a-day seller fits one page
+    # Amazon answers for times at least two minutes old (its lastUpdatedBefore rule; runs end
+    # there): 20 minutes is ten times that, and a 50-minute window of a 2,000-a-day seller is one page
     overlap_minutes: int = Field(20, ge=0, le=7 * 24 * 60)
     page_size: int = Field(100, ge=1, le=100)
     # a transaction per batch: bigger batches spread each statement's fixed cost over more orders
