@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from ordersync.overview import SUMMARY_COUNTS
 from tests.conftest import IN_CI, REPO
-from tests.helpers.processes import Processes, free_port
+from tests.helpers.processes import Processes, bearer_login, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -88,14 +88,7 @@ class Api:
         self.base, self.http = base, requests.Session()
 
     def login(self, username: str, password: str) -> bool:
-        try:
-            r = self.http.post(f"{self.base}/auth/token", json={"username": username, "password": password}, timeout=5)
-        except requests.RequestException:
-            return False
-        if r.status_code != 201:
-            return False
-        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-        return True
+        return bearer_login(self.http, self.base, username, password)
 
     def get(self, path: str):
         r = self.http.get(f"{self.base}{path}", timeout=30)

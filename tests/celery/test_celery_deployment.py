@@ -28,7 +28,7 @@ import requests
 import yaml
 
 from tests.conftest import IN_CI, REPO
-from tests.helpers.processes import Processes, free_port
+from tests.helpers.processes import Processes, bearer_login, free_port
 
 pytestmark = pytest.mark.celery
 
@@ -107,15 +107,7 @@ class Api:
         self.passwords = home / "simple_auth_manager_passwords.json.generated"
 
     def login(self) -> bool:
-        password = json.loads(self.passwords.read_text())["admin"]
-        try:
-            r = self.http.post(f"{self.base}/auth/token", json={"username": "admin", "password": password}, timeout=5)
-        except requests.RequestException:
-            return False
-        if r.status_code != 201:
-            return False
-        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-        return True
+        return bearer_login(self.http, self.base, "admin", json.loads(self.passwords.read_text())["admin"])
 
     def get(self, path: str, **params):
         r = self.http.get(f"{self.base}/api/v2{path}", params=params, timeout=30)

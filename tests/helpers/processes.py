@@ -12,6 +12,22 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
+
+
+def bearer_login(http: Any, base: str, username: str, password: str) -> bool:
+    """Log ``http`` (a requests session) in to Airflow's API server: POST /auth/token, then its
+    JWT on every request. False while the server is not up or refuses."""
+    import requests
+
+    try:
+        r = http.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=5)
+    except requests.RequestException:
+        return False
+    if r.status_code != 201:
+        return False
+    http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    return True
 
 
 def free_port() -> int:
