@@ -65,6 +65,11 @@ def readable_id(order_id: Any, limit: int = ORDER_ID) -> bool:
 
 # -- staging -----------------------------------------------------------------------------------
 
+_INBOX_NAMES = frozenset(c.name for c in t.inbox.columns)
+_INBOX_LENGTHS = {c.name: length(c) for c in t.inbox.columns if isinstance(c.type, String) and c.type.length}
+_LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def admit_staged(staged: StagedOrder, now: datetime) -> StagedOrder:
     """A staged order every engine stores: a key that fits (``unreadable-<digest>`` when the
     marketplace's id cannot be used), texts cut to their columns, a last update never after now
@@ -86,11 +91,6 @@ def admit_staged(staged: StagedOrder, now: datetime) -> StagedOrder:
         last_updated=updated,
         grid=grid,
     )
-
-
-_INBOX_NAMES = frozenset(c.name for c in t.inbox.columns)
-_INBOX_LENGTHS = {c.name: length(c) for c in t.inbox.columns if isinstance(c.type, String) and c.type.length}
-_LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 
 def _grid_value(name: str, value: Any) -> Any:
