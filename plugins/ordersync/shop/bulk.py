@@ -25,16 +25,20 @@ from sqlalchemy.exc import DBAPIError
 from ordersync.shop.db import insert_ignore
 
 
-def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (same keys in each), skipping any that hit a unique key."""
+def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int | None:
+    """Insert ``rows`` (same keys in each), skipping any that hit a unique key.
+
+    Returns how many rows went in where PostgreSQL says so; None on the other engines, whose
+    drivers cannot tell (see :func:`~ordersync.shop.db.insert_ignore`).
+    """
     if not rows:
-        return
+        return 0
     callable_default = any(c.default is not None and not isinstance(c.default, ColumnDefault) or
                            isinstance(c.default, ColumnDefault) and not c.default.is_scalar
                            for c in table.columns if c.name not in rows[0])
     if conn.dialect.name != "postgresql" or callable_default:
         insert_ignore(conn, table, rows)  # SQLAlchemy's path (and any Python-side callable default)
-        return
+        return None
     defaults = {c.name: c.default.arg for c in table.columns
                 if c.name not in rows[0] and isinstance(c.default, ColumnDefault)}
     given = list(rows[0])
@@ -54,7 +58,7 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
             # know exist, so a conflict means a concurrent writer; then the rows go the safe way below
             with conn.begin_nested():
                 _copy(cursor, target, columns, values)
-            return
+            return len(values)
         except psycopg.errors.UniqueViolation:
             pass
         # named after the table's columns: a pooled session that outlived a migration never reuses a stale shape
@@ -65,6 +69,7 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
         # the DELETE empties the staging table (no truncation at every commit, as ON COMMIT DELETE ROWS would)
         cursor.execute(f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) "
                        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM moved ON CONFLICT DO NOTHING")
+        return int(cursor.rowcount)
     except psycopg.Error as exc:
         # COPY errors quote the offending line: keep only the kind of error (no buyer data), in
         # the words the store's deadlock retry looks for

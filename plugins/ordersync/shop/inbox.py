@@ -202,7 +202,7 @@ class Inbox(StoreBase):
 def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[StagedOrder], now: datetime) -> int:
     """Insert orders not staged before; returns how many this call created (a batch token)."""
     batch = new_token()
-    insert_ignore_many(
+    inserted = insert_ignore_many(
         conn,
         t.inbox,
         [
@@ -223,6 +223,8 @@ def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[S
             for o in orders
         ],
     )
+    if inserted is not None:
+        return inserted
     ib = t.inbox.c
     # through the unique key of the page's orders: inbox.batch has no index, and the whole inbox is history
     return conn.execute(select(func.count()).where(

@@ -184,15 +184,17 @@ def release_reservations(
 
 
 def apply_stock_moves(conn: Connection, batch: str) -> None:
-    """Apply this batch's stock moves to product stock in one statement."""
+    """Apply this batch's stock moves to product stock in one statement.
+
+    The moves are summed once per product and joined (UPDATE ... FROM on PostgreSQL and SQLite,
+    a multi-table UPDATE on MariaDB): a correlated sum per product would read the batch again
+    for every product it touches.
+    """
     sm, pr = t.stock_moves.c, t.products.c
     delta = (
-        select(func.coalesce(func.sum(sm.quantity), 0))
-        .where(sm.product_id == pr.id, sm.batch == batch)
-        .scalar_subquery()
+        select(sm.product_id, func.sum(sm.quantity).label("delta"))
+        .where(sm.batch == batch)
+        .group_by(sm.product_id)
+        .subquery("batch_delta")
     )
-    conn.execute(
-        update(t.products)
-        .where(pr.id.in_(select(sm.product_id).where(sm.batch == batch)))
-        .values(stock=pr.stock + delta)
-    )
+    conn.execute(update(t.products).where(pr.id == delta.c.product_id).values(stock=pr.stock + delta.c.delta))
