@@ -16,6 +16,7 @@ keep :func:`~ordersync.shop.db.insert_ignore`.
 from __future__ import annotations
 
 import zlib
+from operator import itemgetter
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,9 +44,8 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
                 if c.name not in rows[0] and isinstance(c.default, ColumnDefault)}
     given = list(rows[0])
     names = [*given, *defaults]
-    procs = [table.c[name].type.bind_processor(conn.dialect) for name in given]
     tail = [p(v) if p else v for p, v in ((table.c[n].type.bind_processor(conn.dialect), v) for n, v in defaults.items())]
-    values = [[p(row[n]) if p else row[n] for n, p in zip(given, procs, strict=True)] + tail for row in rows]
+    values = _bound(conn, table, given, rows, tail)
     quote = conn.dialect.identifier_preparer.quote
     target = conn.dialect.identifier_preparer.format_table(table)
     columns = ", ".join(quote(n) for n in names)
@@ -82,6 +82,29 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[dict[str, 
                          BulkWriteError(f"bulk insert into {table.name} {kind} (SQLSTATE {state})"
                                         + (f": {said}" if said else "")),
                          hide_parameters=True) from None
+
+
+def _bound(conn: Connection, table: Table, given: list[str], rows: Sequence[dict[str, Any]], tail: list[Any]) -> list[list[Any]]:
+    """Each row's values in ``given`` order through their columns' bind processing, then ``tail``.
+
+    The values come out in one C call per row (itemgetter); only the columns with a bind
+    processor go through Python, and a value that is the same object as the previous row's (the
+    batch's clock, its token) is processed once.
+    """
+    fetch = itemgetter(*given) if len(given) > 1 else (lambda row: (row[given[0]],))
+    values = [[*fetch(row), *tail] for row in rows]
+    for i, name in enumerate(given):
+        process = table.c[name].type.bind_processor(conn.dialect)
+        if process is None:
+            continue
+        last: Any = object()
+        done: Any = None
+        for row in values:
+            value = row[i]
+            if value is not last:
+                last, done = value, (None if value is None else process(value))
+            row[i] = done
+    return values
 
 
 def _copy(cursor: Any, into: str, columns: str, values: list[list[Any]]) -> None:

@@ -213,7 +213,7 @@ def _insert_new(conn: Connection, marketplace: str, country: str, orders: list[S
                 "marketplace_status": o.status,
                 "fulfillment": o.fulfillment,
                 "marketplace_updated_at": o.last_updated,
-                "payload": json.dumps(o.payload, sort_keys=True),
+                "payload": payload_text(o.payload),
                 "state": "new",
                 "batch": batch,
                 "first_seen_at": now,
@@ -249,12 +249,17 @@ def _restage(conn: Connection, marketplace: str, country: str, o: StagedOrder, n
             marketplace_status=o.status,
             fulfillment=o.fulfillment,
             marketplace_updated_at=o.last_updated,
-            payload=json.dumps(o.payload, sort_keys=True),
+            payload=payload_text(o.payload),
             seen_at=now,
             state=_restaged_state(ib.state),
             **_grid(o),
         )
     ).rowcount
+
+
+def payload_text(payload: Any) -> str:
+    """The payload as stored: sorted keys, no spaces (a tenth less to write and to decode)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 def _restaged_state(state_col):
@@ -269,3 +274,4 @@ def _restaged_state(state_col):
 def _grid(o: StagedOrder) -> dict[str, Any]:
     """Every grid column, None where the channel gave nothing (executemany needs equal keys)."""
     return {name: o.grid.get(name) for name in GRID_COLUMNS}
+
