@@ -329,13 +329,12 @@ def import_rounds(store: Any) -> tuple[float, float]:
 
 
 def take_back(store: Any, since_ids: dict[str, int]) -> None:
-    """Remove the rows written since ``since_ids`` (the round's orders and everything referring to them)."""
+    """Remove the rows written since ``since_ids`` (the round's orders and everything referring to them;
+    every order of a round is imported, so the not-imported list holds none of them)."""
     with store.engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # see copy_same_rows
         for table in reversed(WRITTEN):
             conn.exec_driver_sql(f"DELETE FROM {table} WHERE id > {since_ids[table]}")
-        conn.exec_driver_sql("DELETE FROM not_imported WHERE marketplace = 'amazon' AND country = 'IT'"
-                             " AND marketplace_order_id LIKE '402-%'")
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in WRITTEN:
             conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
