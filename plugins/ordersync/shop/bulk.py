@@ -16,8 +16,8 @@ keep :func:`~ordersync.shop.db.insert_ignore`.
 from __future__ import annotations
 
 import zlib
-from operator import itemgetter
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnDefault, Connection, Table

@@ -274,4 +274,3 @@ def _restaged_state(state_col):
 def _grid(o: StagedOrder) -> dict[str, Any]:
     """Every grid column, None where the channel gave nothing (executemany needs equal keys)."""
     return {name: o.grid.get(name) for name in GRID_COLUMNS}
-
