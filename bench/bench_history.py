@@ -300,11 +300,7 @@ def copy_same_rows(store: Any, since_ids: dict[str, int]) -> float:
                 for block in cp:
                     buf += block
             dumps[table] = bytes(buf)
-        # only rows the import just wrote, and every row referring to them: no foreign key check
-        # needed (customers.id has no index on orders, each check would read the whole history)
-        cur.execute("SET LOCAL session_replication_role = replica")
-        for table in reversed(WRITTEN):
-            cur.execute(f"DELETE FROM {table} WHERE id > {since_ids[table]}")
+        _delete_since(conn, since_ids)
     settle(store)
     started = time.perf_counter()
     with store.engine.begin() as conn:
@@ -332,12 +328,21 @@ def take_back(store: Any, since_ids: dict[str, int]) -> None:
     """Remove the rows written since ``since_ids`` (the round's orders and everything referring to them;
     every order of a round is imported, so the not-imported list holds none of them)."""
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # see copy_same_rows
-        for table in reversed(WRITTEN):
-            conn.exec_driver_sql(f"DELETE FROM {table} WHERE id > {since_ids[table]}")
+        _delete_since(conn, since_ids)
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in WRITTEN:
             conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+
+
+def _delete_since(conn: Any, since_ids: dict[str, int]) -> None:
+    """Delete the rows with ids above ``since_ids`` in the import's tables, in ``conn``'s transaction.
+
+    Only rows the import just wrote, and every row referring to them: no foreign key check needed
+    (customers.id has no index on orders, each check would read the whole history).
+    """
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    for table in reversed(WRITTEN):
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE id > {since_ids[table]}")
 
 
 def max_ids(store: Any) -> dict[str, int]:

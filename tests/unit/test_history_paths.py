@@ -85,7 +85,7 @@ def test_bulk_insert_ignores_existing_and_repeated_keys_and_keeps_values(store):
 
 
 def test_bulk_insert_binds_each_value_even_when_rows_share_one(store):
-    """Rows sharing one datetime object, others with their own or none: each stored as given."""
+    """Rows sharing one datetime object between rows with another: each row stored with its own value."""
     shared, own = utcnow(), utcnow() - timedelta(days=3)
     rows = [{"customer_key": f"c{i}", "marketplace": "amazon", "name": "n", "email": None, "phone": None,
              "tax_id": None, "created_at": when} for i, when in enumerate([shared, shared, own, shared, own])]
