@@ -11,12 +11,15 @@ from ordersync.channels.contract import Channel
 from ordersync.channels.parsing import UNREADABLE_PREFIX, as_invalid
 from ordersync.model import InboxRow, MarketplaceOrder, Rejection
 from ordersync.shop.store import ShopStore, utcnow
+from ordersync.steps.collector import older_objects_frozen
 
 if TYPE_CHECKING:
     from ordersync.config import Entry
 
 log = logging.getLogger(__name__)
 
+
+@older_objects_frozen()
 def import_orders(channel: Channel, store: ShopStore, entry: Entry, order_ids: list[str] | None = None) -> dict[str, Any]:
     """Turn staged orders into shop orders; a bad order is set aside, the rest of the page goes in.
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ordersync.channels.contract import AcceptFirstChannel, Channel, RegionChannel
 from ordersync.model import Fulfillment, Window
 from ordersync.shop.store import ShopStore, utcnow
+from ordersync.steps.collector import older_objects_frozen
 from ordersync.steps.region import COVER_SLACK, MAX_CATCH_UP, Region, listed_once, stage_once, stage_split
 from ordersync.validation import readable_id
 
@@ -65,6 +66,7 @@ def catch_up(store: ShopStore, entry: Entry, window: Window) -> Window:
     return Window(max(start, window.end - MAX_CATCH_UP), window.end)
 
 
+@older_objects_frozen()
 def lookup(
     channel: Channel,
     store: ShopStore,

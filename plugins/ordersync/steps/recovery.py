@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ordersync.channels.contract import Channel, RegionChannel
 from ordersync.model import Fulfillment, Window
 from ordersync.shop.store import ShopStore, utcnow
+from ordersync.steps.collector import older_objects_frozen
 from ordersync.steps.region import Region, listed_once, stage_split
 from ordersync.validation import readable_id
 from ordersync.steps.imports import import_orders
@@ -32,6 +33,7 @@ def recovery_window(entry: Entry, kind: str, end: datetime) -> Window:
     return Window(end - timedelta(days=days), end)
 
 
+@older_objects_frozen()
 def recover(
     channel: Channel,
     store: ShopStore,
