@@ -410,7 +410,7 @@ def main() -> list[str]:
         explain(store, lambda: reconcile.build(store, entries()[:1]))))
     out.append("EXPLAIN shipments_to_confirm: " + "; ".join(
         explain(store, lambda: store.shipments_to_confirm("amazon", "IT", "shipped"))))
-    (imported, python), copied = import_rounds(store)
+    (imported, client_cpu), copied = import_rounds(store)
     naive = naive_seconds_per_order(store, IMPORT, NAIVE)
     _say(f"naive {naive * 1000:.2f} ms per order")
     rss_url = URL.rsplit("/", 1)[0] + "/ordersync_bench_history_rss"
@@ -419,8 +419,8 @@ def main() -> list[str]:
     out.append(f"import of {IMPORT:,} orders on top of {HISTORY:,}: {imported:.2f} s; COPY of the same rows {copied:.2f} s "
                f"-> {imported / copied:.2f}x COPY; one-row ORM {naive * 1000:.2f} ms/order -> "
                f"{naive * IMPORT / imported:.1f}x faster than the ORM")
-    out.append(f"where the import's {imported:.2f} s go: {python:.2f} s of this process's CPU (Python and the driver), "
-               f"{imported - python:.2f} s waiting on PostgreSQL ({(imported - python) / copied:.2f}x the COPY)")
+    out.append(f"where the import's {imported:.2f} s go: {client_cpu:.2f} s of this process's CPU (Python and the driver), "
+               f"{imported - client_cpu:.2f} s waiting on PostgreSQL ({(imported - client_cpu) / copied:.2f}x the COPY)")
     out.append("import peak RSS: " + ", ".join(f"{n:,} orders {m:.0f} MiB" for n, m in points)
                + f" -> slope {slope:.2f} MiB per 10k orders")
     figures = {
@@ -434,7 +434,7 @@ def main() -> list[str]:
         "rss_slope_mib_per_10k": round(slope, 2),
         # not goals: what the import ratio is made of
         "import_s": round(imported, 3),
-        "import_client_cpu_s": round(python, 3),
+        "import_client_cpu_s": round(client_cpu, 3),
         "copy_s": round(copied, 3),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

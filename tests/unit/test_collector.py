@@ -26,7 +26,9 @@ def unfrozen():
 class Watching(PageChannel):
     """Notes how many objects are frozen each time import parses an order."""
 
-    frozen: list[int]
+    def __init__(self, real: Any, pages: list[list[Any]]):
+        super().__init__(real, pages)
+        self.frozen: list[int] = []
 
     def parse(self, raw: dict) -> Any:
         self.frozen.append(gc.get_freeze_count())
@@ -39,7 +41,6 @@ def test_lookup_and_import_freeze_the_older_objects_and_give_them_back(tmp_path,
     store.add_products([{"sku": "MUG", "name": "Mug", "stock": 100}, {"sku": "CAP", "name": "Cap", "stock": 100}])
     make, entry = CHANNELS["amazon"][1], CHANNELS["amazon"][2]()
     channel = Watching(CHANNELS["amazon"][0](), [[make(f"gc-{n}", Buyer(n), NOW) for n in range(3)]])
-    channel.frozen = []
     steps.lookup(channel, store, entry, steps.run_window(entry, NOW - timedelta(hours=1), NOW))
     assert gc.get_freeze_count() == 0
     counts = steps.import_orders(channel, store, entry)
