@@ -24,14 +24,18 @@ def unfrozen():
 
 
 class Watching(PageChannel):
-    """Notes how many objects are frozen each time import parses an order."""
+    """Notes how many objects are frozen when lookup lists its pages and when import parses an order."""
 
     def __init__(self, real: Any, pages: list[list[Any]]):
         super().__init__(real, pages)
-        self.frozen: list[int] = []
+        self.frozen: dict[str, list[int]] = {"lookup": [], "import": []}
+
+    def pages(self, window, *, fulfilment=None):
+        self.frozen["lookup"].append(gc.get_freeze_count())
+        return super().pages(window, fulfilment=fulfilment)
 
     def parse(self, raw: dict) -> Any:
-        self.frozen.append(gc.get_freeze_count())
+        self.frozen["import"].append(gc.get_freeze_count())
         return super().parse(raw)
 
 
@@ -45,7 +49,9 @@ def test_lookup_and_import_freeze_the_older_objects_and_give_them_back(tmp_path,
     assert gc.get_freeze_count() == 0
     counts = steps.import_orders(channel, store, entry)
     assert counts["imported"] == 3
-    assert len(channel.frozen) == 3 and min(channel.frozen) > 1000  # the modules, SQLAlchemy...: set aside
+    # the modules, SQLAlchemy...: set aside during each step
+    assert channel.frozen["lookup"] and min(channel.frozen["lookup"]) > 1000
+    assert len(channel.frozen["import"]) == 3 and min(channel.frozen["import"]) > 1000
     assert gc.get_freeze_count() == 0  # and back with the collector once the step is over
     store.engine.dispose()
 
