@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sandbox-env.sh
+source scripts/dags-test.sh
 mkdir -p "$AIRFLOW_HOME"
 rm -f "$AIRFLOW_HOME/ordersync_shop.db"*  # each demo starts from an empty shop
 
@@ -32,25 +33,6 @@ for _ in $(seq 1 120); do
   if ! kill -0 "$API_PID" 2>/dev/null; then cat "$AIRFLOW_HOME/demo-api-server.log"; exit 1; fi
   sleep 1
 done
-
-# `airflow dags test --use-executor DAG [ARGS]`, output to LOG. Airflow's LocalExecutor can hang
-# at its shutdown, the run already over: end() joins a worker still waiting for its stop message
-# (apache/airflow#45683, a race in the executor). Workers still idle 30 s after the shutdown began
-# are stopped, and the demo says so; the command's exit status stays the run's.
-dags_test() {
-  local dag=$1 log=$2; shift 2
-  airflow dags test --use-executor "$dag" "$@" > "$log" 2>&1 &
-  local pid=$! grace=30
-  while kill -0 "$pid" 2>/dev/null; do
-    if grep -q "Shutting down LocalExecutor" "$log" && [ $((grace -= 1)) -le 0 ]; then
-      echo "     ($dag has ended but Airflow's LocalExecutor did not stop its idle workers: stopping them, apache/airflow#45683)"
-      pkill -P "$pid" -f "LocalExecutor: <idle>" || true
-      grace=30
-    fi
-    sleep 1
-  done
-  wait "$pid"
-}
 
 # the newest run's task logs (the files the UI reads) -> the lines matching $2
 show_counts() {
