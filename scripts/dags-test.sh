@@ -10,12 +10,13 @@ dags_test() {
   airflow dags test --use-executor "$dag" "$@" > "$log" 2>&1 &
   local pid=$! grace=${DAGS_TEST_GRACE:-30}
   while kill -0 "$pid" 2>/dev/null; do
+    sleep 1  # first: a command that logs its shutdown and exits at once is never stopped
+    kill -0 "$pid" 2>/dev/null || break
     if grep -q "Shutting down LocalExecutor" "$log" && [ $((grace -= 1)) -le 0 ]; then
       echo "     ($dag has ended but Airflow's LocalExecutor did not stop its idle workers: stopping them, apache/airflow#45683)"
       pkill -P "$pid" -f "LocalExecutor: <idle>" || true
       grace=${DAGS_TEST_GRACE:-30}
     fi
-    sleep 1
   done
   wait "$pid"
 }

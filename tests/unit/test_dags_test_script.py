@@ -7,6 +7,7 @@ like an idle LocalExecutor worker that never gets its stop message (apache/airfl
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -38,12 +39,17 @@ def _run(tmp_path: Path, fake: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_worker_left_waiting_after_the_run_is_stopped_and_said(tmp_path):
-    done = _run(tmp_path, HANGING)
-    assert "my_dag has ended but Airflow's LocalExecutor did not stop its idle workers" in done.stdout
-    assert "status 3" in done.stdout  # the command's own exit status, not the stop's
-    worker = int((tmp_path / "worker.pid").read_text())
-    assert not Path(f"/proc/{worker}").exists()  # stopped, and the command went on to its exit
-    assert "DagRun Finished" in (tmp_path / "run.log").read_text()
+    try:
+        done = _run(tmp_path, HANGING)
+        assert "my_dag has ended but Airflow's LocalExecutor did not stop its idle workers" in done.stdout
+        assert "status 3" in done.stdout  # the command's own exit status, not the stop's
+        worker = int((tmp_path / "worker.pid").read_text())
+        assert not Path(f"/proc/{worker}").exists()  # stopped, and the command went on to its exit
+        assert "DagRun Finished" in (tmp_path / "run.log").read_text()
+    finally:  # a failing run leaves no fake worker behind
+        pid_file = tmp_path / "worker.pid"
+        if pid_file.exists() and Path(f"/proc/{pid_file.read_text().strip()}").exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_an_executor_that_stops_is_left_alone(tmp_path):
