@@ -22,6 +22,9 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "include" / "marketplaces
 CHANNELS = ("amazon", "cdiscount", "lengow")
 # Countries each non-Amazon channel serves (Amazon's come from its marketplace table).
 CHANNEL_COUNTRIES = {"cdiscount": ("FR",), "lengow": ("FR", "DE", "IT", "ES", "UK", "BE", "NL")}
+# Marketplaces where an order must be accepted before it can be shipped (their channels implement
+# AcceptFirstChannel: tests/unit/test_channel_registry.py holds the two together).
+ACCEPT_FIRST = frozenset({"cdiscount", "lengow"})
 # Octopia's id of the Cdiscount sales channel. Unconfirmed: it is the salesChannel.id of the one
 # sample order Octopia publishes (order ids start with it); Octopia lists no sales channel ids.
 CDISCOUNT_SALES_CHANNEL = "SCID01"
@@ -174,7 +177,7 @@ class Entry(BaseModel):
     @property
     def accepts_first(self) -> bool:
         """Channels where an order must be accepted before it can be shipped."""
-        return self.marketplace in ("cdiscount", "lengow")
+        return self.marketplace in ACCEPT_FIRST
 
     @field_validator("schedule")
     @classmethod

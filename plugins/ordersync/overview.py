@@ -15,14 +15,11 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from ordersync.channels.cdiscount import CdiscountChannel
-from ordersync.channels.lengow import LengowChannel
+from ordersync.channels.registry import WAITING_STATUSES
 from ordersync.shop import schema as t
 from ordersync.shop.db import utcnow
 from ordersync.shop.store import ShopStore
 
-# the marketplace statuses that wait for the merchant's answer, per accept-first marketplace
-WAITING_STATUSES = {"cdiscount": CdiscountChannel.waiting_statuses, "lengow": LengowChannel.waiting_statuses}
 # the manual actions the page offers per list (the ordersync_actions DAG's `action` param)
 LIST_ACTIONS = {"not_imported": ("reimport",), "waiting_acceptance": ("accept", "refuse"),
                 "not_shipped": ("resend_fulfillment",)}

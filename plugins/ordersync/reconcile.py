@@ -63,10 +63,9 @@ class Report:
 
 
 def _normalised() -> dict[str, str]:
-    from ordersync.channels import amazon, cdiscount, lengow
+    from ordersync.channels.registry import STATUS_WORDS
 
-    words = {**amazon.STATUSES, **cdiscount.STATUSES, **lengow.STATUSES}
-    return {raw: status.value for raw, status in words.items()}
+    return {raw: status.value for words in STATUS_WORDS.values() for raw, status in words.items()}
 
 
 def _words_for(words: dict[str, str], meanings: tuple[str, ...]) -> list[str]:

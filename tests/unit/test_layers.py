@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "ordersync"
 LAYERS: dict[int, tuple[str, ...]] = {
     0: ("model", "errors", "marketplaces", "sql", "channels.parsing", "shop.schema", "shop.engine", "shop.migrate"),
     1: ("channels.contract", "rules", "validation", "config", "pools", "ratelimit", "shop", "shop.*"),
-    2: ("channels.amazon", "channels.cdiscount", "channels.lengow"),
+    2: ("channels.amazon", "channels.cdiscount", "channels.lengow", "channels.registry"),
     3: ("steps", "steps.*", "reconcile", "report_html", "overview"),
     4: ("hooks", "hooks.*"),  # Airflow's HTTP provider and connections
     5: ("channels", "operators", "assets", "demo", "cli", "provider", "web", "web.*", "__main__", "__init__"),

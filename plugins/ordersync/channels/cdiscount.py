@@ -91,7 +91,7 @@ class CdiscountChannel:
     name = "cdiscount"
     # Octopia documents no format: its sample id is letters and digits (SCID01210525142759UT8E)
     order_id_pattern = r"[A-Za-z0-9_-]{1,64}"
-    waiting_statuses = ("WaitingAcceptance",)  # raw statuses accept answers
+    waiting_statuses: tuple[str, ...] = ("WaitingAcceptance",)  # raw statuses accept answers
 
     def __init__(
         self,

@@ -121,7 +121,7 @@ class LengowChannel:
     name = "lengow"
     # the marketplace's own order id, whatever its marketplace's format: printable, no spaces
     order_id_pattern = r"[!-~]{1,64}"
-    waiting_statuses = ("waiting_acceptance",)
+    waiting_statuses: tuple[str, ...] = ("waiting_acceptance",)
 
     def __init__(self, hook: Any, lengow_marketplace: str, country: str, page_size: int = 100,
                  tracking_url: str | None = None):
