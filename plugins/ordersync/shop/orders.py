@@ -169,12 +169,11 @@ class Orders(StoreBase):
     def set_shop_order_number(self, marketplace: str, country: str, order_id: str, number: str) -> int:
         """Map a marketplace order to the shop's own order number (manual re-synchronisation)."""
         oc = t.orders.c
-        with self._tx() as conn:
-            return conn.execute(
-                update(t.orders)
-                .where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id == order_id)
-                .values(shop_order_number=number, updated_at=utcnow())
-            ).rowcount
+        return self._retrying(lambda conn: conn.execute(
+            update(t.orders)
+            .where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id == order_id)
+            .values(shop_order_number=number, updated_at=utcnow())
+        ).rowcount)
 
 
 # -- the steps of one page's import, in the transaction of write_orders ------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from ordersync.shop import schema as t
 from ordersync.shop.db import StoreBase, insert_ignore, utcnow
@@ -38,7 +38,8 @@ class Runs(StoreBase):
             "counts": json.dumps(counts, sort_keys=True),
             "finished_at": utcnow(),
         }
-        with self._tx() as conn:
+
+        def write(conn: Connection) -> None:
             insert_ignore(conn, t.sync_runs, [values])
             conn.execute(
                 update(t.sync_runs)
@@ -54,6 +55,9 @@ class Runs(StoreBase):
                 if step == "lookup" and window is not None:
                     changes["last_window_end"] = window.end
                 conn.execute(update(t.sync_state).where(ss.entry == entry.key).values(**changes))
+
+        # first inserts of an entry's rows by concurrent tasks can deadlock on MariaDB's gap locks
+        self._retrying(write)
 
     def has_lookup(self, entry_key: str) -> bool:
         """Whether a lookup of this entry ever finished (else the next one onboards the seller)."""
