@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
@@ -15,14 +14,6 @@ from ordersync.shop import schema as t
 from ordersync.shop.store import ShopStore, StagedOrder
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def store(tmp_path):
-    shop = ShopStore.from_url(f"sqlite:///{tmp_path / 'shop.db'}")
-    shop.migrate()
-    yield shop
-    shop.engine.dispose()
 
 
 def _deadlock_once(store: ShopStore, statement_start: str) -> list[str]:
