@@ -48,3 +48,9 @@ def test_a_run_record_is_redone_after_a_deadlock(store):
     assert len(seen) > 1
     with store.engine.connect() as conn:
         assert conn.execute(t.sync_runs.select()).all() and conn.execute(t.sync_state.select()).all()
+
+
+def test_a_catalogue_insert_is_redone_after_a_deadlock(store):
+    seen = _deadlock_once(store, "INSERT")
+    store.add_products([{"sku": "MUG", "name": "Mug", "stock": 3}])
+    assert len(seen) == 2 and store.products_by_sku(["MUG"])["MUG"]["stock"] == 3

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Self
 
@@ -81,16 +80,14 @@ class StoreBase:
 
         ensure_current(self.engine)
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
     def _retrying(self, fn, *args, **kwargs):
-        """Run ``fn(conn, ...)`` in a transaction, again on a deadlock (MariaDB, PostgreSQL)."""
+        """Run ``fn(conn, ...)`` in a transaction, again on a deadlock (MariaDB, PostgreSQL).
+
+        Every write of the store goes through here: any transaction can be a deadlock's victim
+        beside concurrent imports, and each of them is safe to redo whole."""
         for attempt in range(5):
             try:
-                with self._tx() as conn:
+                with self.engine.begin() as conn:
                     return fn(conn, *args, **kwargs)
             except DBAPIError as exc:
                 text = str(exc.orig).lower()

@@ -79,7 +79,8 @@ class Shipments(StoreBase):
         was already recorded, so calling it twice is harmless.
         """
         oc, lc, pc = t.orders.c, t.order_lines.c, t.shop_packages.c
-        with self._tx() as conn:
+
+        def write(conn: Connection) -> bool:
             order_pk = conn.execute(
                 select(oc.id).where(oc.marketplace == marketplace, oc.country == country,
                                     oc.marketplace_order_id == order_id)
@@ -104,7 +105,9 @@ class Shipments(StoreBase):
             ])
             conn.execute(update(t.orders).where(oc.id == order_pk, oc.confirm_state.is_(None))
                          .values(confirm_state="packages"))
-        return True
+            return True
+
+        return self._retrying(write)
 
     def claim_shipment(self, item: ShipmentToSend, carrier_code: str, carrier_name: str | None) -> str | None:
         """Take the right to send this confirmation; ``None`` if another run holds it.
@@ -140,7 +143,8 @@ class Shipments(StoreBase):
         oc, sc = t.orders.c, t.shipment_confirmations.c
         pks = select(oc.id).where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id.in_(ids))
         pc = t.shop_packages.c
-        with self._tx() as conn:
+
+        def reset(conn: Connection) -> int:
             refused = conn.execute(
                 select(sc.order_id, sc.package_ref).where(sc.order_id.in_(pks), sc.state == "rejected")
             ).all()
@@ -152,6 +156,8 @@ class Shipments(StoreBase):
             return conn.execute(
                 t.shipment_confirmations.delete().where(sc.order_id.in_(pks), sc.state == "rejected")
             ).rowcount
+
+        return self._retrying(reset)
 
 
 def _key(item: ShipmentToSend) -> dict[str, Any]:

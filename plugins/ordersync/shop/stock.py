@@ -25,8 +25,11 @@ class Stock(StoreBase):
     def add_products(self, rows: Iterable[dict[str, Any]]) -> None:
         """Insert catalogue products (sku, name, asin, ean, price, stock); existing SKUs are kept."""
         rows = [{"active": True, "visible": True, "stock": 0, **r} for r in rows]
-        with self._tx() as conn:
+
+        def write(conn: Connection) -> None:
             insert_ignore(conn, t.products, rows)
+
+        self._retrying(write)
 
     def products_by_sku(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
         return self.products_by("sku", skus)
