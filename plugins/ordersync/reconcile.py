@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, Self
 
-from sqlalchemy import bindparam, delete, text
+from sqlalchemy import Connection, bindparam, delete, text
 
 from ordersync.shop import schema as t
 from ordersync.shop.db import insert_ignore, utcnow
@@ -145,10 +145,13 @@ def save(store: ShopStore, report: Report) -> int:
         for r in report.days.to_dict("records")
     ]
     rc = t.reconciliation.c
-    with store.engine.begin() as conn:
+
+    def replace_days(conn: Connection) -> None:
         for entry, first_day in sorted(report.since.items()):
             conn.execute(delete(t.reconciliation).where(rc.entry == entry, rc.day >= first_day))
         insert_ignore(conn, t.reconciliation, rows)
+
+    store._retrying(replace_days)
     return len(rows)
 
 

@@ -89,20 +89,18 @@ def finish(
 def mark_rejected(store: ShopStore, marketplace: str, country: str, order_id: str, message: str) -> int:
     """An answer we sent that the marketplace never took (Lengow: not acknowledged in time)."""
     ac = t.acceptances.c
-    with store.engine.begin() as conn:
-        return conn.execute(
-            update(t.acceptances)
-            .where(ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "sent")
-            .values(state="rejected", message=message[:2000])
-        ).rowcount
+    return store._retrying(lambda conn: conn.execute(
+        update(t.acceptances)
+        .where(ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "sent")
+        .values(state="rejected", message=message[:2000])
+    ).rowcount)
 
 
 def forget_rejected(store: ShopStore, marketplace: str, country: str, order_id: str) -> int:
     """Let a manual accept / refuse answer again an order whose answer the marketplace refused."""
     ac = t.acceptances.c
-    with store.engine.begin() as conn:
-        return conn.execute(
-            t.acceptances.delete().where(
-                ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "rejected"
-            )
-        ).rowcount
+    return store._retrying(lambda conn: conn.execute(
+        t.acceptances.delete().where(
+            ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "rejected"
+        )
+    ).rowcount)

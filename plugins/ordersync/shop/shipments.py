@@ -52,12 +52,15 @@ class Shipments(StoreBase):
         doubt = claims.in_doubt(t.shipment_confirmations, utcnow(), lease)
         mine = and_(oc.marketplace == marketplace, oc.country == country,
                     oc.fulfillment == Fulfillment.MERCHANT.value)
-        with self.engine.begin() as conn:
+        def listing(conn: Connection) -> tuple[list[ShipmentToSend], list[ShipmentToSend]]:
             _bookmark_packaged(conn, marketplace, country, shipped_status)
             packages = _packages(conn, mine, and_(t.shop_packages.c.confirm_state.is_(None), sc.id.is_(None)))
             packages += _packages(conn, mine, doubt)
             singles = _single_packages(conn, mine, and_(oc.confirm_state.is_(None), sc.id.is_(None)), shipped_status)
             singles += _single_packages(conn, mine, doubt, shipped_status)
+            return packages, singles
+
+        packages, singles = self._retrying(listing)  # the bookmarks are written: redone on a deadlock
         by_order = lambda item: item.order_pk  # noqa: E731 - the order both queries listed in
         return sorted(packages, key=by_order) + sorted(singles, key=by_order)
 
@@ -170,13 +173,16 @@ def _bookmark_claimed(store: StoreBase, item: ShipmentToSend) -> None:
     After the claim, not with it: a crash in between only leaves the package in the range, where
     the claim row still keeps it from being listed."""
     oc, pc = t.orders.c, t.shop_packages.c
-    with store.engine.begin() as conn:
+
+    def bookmark(conn: Connection) -> None:
         conn.execute(update(t.shop_packages)
                      .where(pc.order_id == item.order_pk, pc.package_ref == item.package_ref, pc.confirm_state.is_(None))
                      .values(confirm_state="claimed"))
         if item.package_ref == "1":
             conn.execute(update(t.orders).where(oc.id == item.order_pk, oc.confirm_state.is_(None))
                          .values(confirm_state="claimed"))
+
+    store._retrying(bookmark)
 
 
 def _bookmark_packaged(conn: Connection, marketplace: str, country: str, shipped_status: str) -> None:
@@ -292,7 +298,8 @@ def settle_shipments(store: ShopStore, acknowledged: list[int], refused: dict[in
     """Mark acknowledged packages, and packages the marketplace never acknowledged as rejected
     (``v_not_shipped`` shows them with Lengow's message; ``resend_fulfillment`` sends them again)."""
     sc = t.shipment_confirmations.c
-    with store.engine.begin() as conn:
+
+    def settle(conn: Connection) -> None:
         if acknowledged:
             conn.execute(
                 update(t.shipment_confirmations)
@@ -305,3 +312,5 @@ def settle_shipments(store: ShopStore, acknowledged: list[int], refused: dict[in
                 .where(sc.order_id == pk, sc.state == "confirmed", sc.message.is_(None))
                 .values(state="rejected", message=message[:2000], confirmed_at=None)
             )
+
+    store._retrying(settle)
