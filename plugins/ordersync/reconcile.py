@@ -151,7 +151,7 @@ def save(store: ShopStore, report: Report) -> int:
             conn.execute(delete(t.reconciliation).where(rc.entry == entry, rc.day >= first_day))
         insert_ignore(conn, t.reconciliation, rows)
 
-    store._retrying(replace_days)
+    store.transaction(replace_days)
     return len(rows)
 
 

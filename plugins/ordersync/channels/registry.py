@@ -1,6 +1,6 @@
-"""Every channel class by marketplace name, and what other modules read of them without building
-one: the status words (reconciliation) and, for accept-first marketplaces, the words meaning
-"waiting for our answer" (the overview page).
+"""What other modules read of the channels without building one, by marketplace name: the status
+words (reconciliation) and, for accept-first marketplaces, the words meaning "waiting for our
+answer" (the overview page).
 
 One table, so a marketplace added here and not elsewhere fails ``tests/unit/test_channel_registry.py``
 instead of being silently left out of the reconciliation or the acceptances.
@@ -9,7 +9,7 @@ instead of being silently left out of the reconciliation or the acceptances.
 from __future__ import annotations
 
 from ordersync.channels import amazon, cdiscount, lengow
-from ordersync.channels.contract import AcceptFirstChannel, Channel
+from ordersync.channels.contract import AcceptFirstChannel
 from ordersync.model import OrderStatus
 
 # marketplaces where an order is accepted before it ships (config.ACCEPT_FIRST names the same ones:
@@ -18,7 +18,6 @@ ACCEPT_FIRST_CLASSES: dict[str, type[AcceptFirstChannel]] = {
     "cdiscount": cdiscount.CdiscountChannel,
     "lengow": lengow.LengowChannel,
 }
-CHANNEL_CLASSES: dict[str, type[Channel]] = {"amazon": amazon.AmazonChannel, **ACCEPT_FIRST_CLASSES}
 # each marketplace's own status words and what they mean
 STATUS_WORDS: dict[str, dict[str, OrderStatus]] = {
     "amazon": amazon.STATUSES,

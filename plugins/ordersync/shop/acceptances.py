@@ -89,7 +89,7 @@ def finish(
 def mark_rejected(store: ShopStore, marketplace: str, country: str, order_id: str, message: str) -> int:
     """An answer we sent that the marketplace never took (Lengow: not acknowledged in time)."""
     ac = t.acceptances.c
-    return store._retrying(lambda conn: conn.execute(
+    return store.transaction(lambda conn: conn.execute(
         update(t.acceptances)
         .where(ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "sent")
         .values(state="rejected", message=message[:2000])
@@ -99,7 +99,7 @@ def mark_rejected(store: ShopStore, marketplace: str, country: str, order_id: st
 def forget_rejected(store: ShopStore, marketplace: str, country: str, order_id: str) -> int:
     """Let a manual accept / refuse answer again an order whose answer the marketplace refused."""
     ac = t.acceptances.c
-    return store._retrying(lambda conn: conn.execute(
+    return store.transaction(lambda conn: conn.execute(
         t.acceptances.delete().where(
             ac.marketplace == marketplace, ac.country == country, ac.marketplace_order_id == order_id, ac.state == "rejected"
         )

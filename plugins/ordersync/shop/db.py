@@ -80,11 +80,12 @@ class StoreBase:
 
         ensure_current(self.engine)
 
-    def _retrying(self, fn, *args, **kwargs):
-        """Run ``fn(conn, ...)`` in a transaction, again on a deadlock (MariaDB, PostgreSQL).
+    def transaction(self, fn, *args, **kwargs):
+        """Run ``fn(conn, ...)`` in a transaction, again on a deadlock (MariaDB, PostgreSQL); its result.
 
-        Every write of the store goes through here: any transaction can be a deadlock's victim
-        beside concurrent imports, and each of them is safe to redo whole."""
+        Every write of the store and of its helper modules goes through here: any transaction can
+        be a deadlock's victim beside concurrent imports (MariaDB's gap locks), and each of them is
+        safe to redo whole."""
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:

@@ -36,7 +36,7 @@ class Inbox(StoreBase):
         # keys and values every engine stores; an order without a usable id is kept under a key
         # derived from its payload and listed as not imported (reason unreadable)
         admitted = [admit_staged(o, now) for o in orders]
-        return self._retrying(self._stage, marketplace, country, admitted)
+        return self.transaction(self._stage, marketplace, country, admitted)
 
     def _stage(self, conn: Connection, marketplace: str, country: str, orders: Sequence[StagedOrder]):
         counts = StageCounts()
@@ -110,7 +110,7 @@ class Inbox(StoreBase):
         if not ids:
             return 0
         ib = t.inbox.c
-        return self._retrying(lambda conn: conn.execute(
+        return self.transaction(lambda conn: conn.execute(
             update(t.inbox)
             .where(
                 ib.marketplace == marketplace,
@@ -128,9 +128,7 @@ class Inbox(StoreBase):
         if not ids:
             return
         ib = t.inbox.c
-        # its own transaction beside concurrent imports: on MariaDB their gap locks can make it the
-        # deadlock's victim (seen in tests/sandbox/test_region_listing.py), and one UPDATE is safe to redo
-        self._retrying(lambda conn: conn.execute(
+        self.transaction(lambda conn: conn.execute(
             update(t.inbox)
             .where(ib.marketplace == marketplace, ib.country == country, among(conn, ib.marketplace_order_id, ids))
             .values(state=state, note=note, last_action=note[:255] if note else None)
@@ -140,7 +138,7 @@ class Inbox(StoreBase):
         """Put orders on the not-imported list with their reason (one row per order, kept current)."""
         if not rejections:
             return 0
-        return self._retrying(self._record_rejections, marketplace, country, rejections)
+        return self.transaction(self._record_rejections, marketplace, country, rejections)
 
     def _record_rejections(self, conn: Connection, marketplace: str, country: str, rejections):
         now = utcnow()

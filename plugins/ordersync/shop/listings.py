@@ -57,7 +57,7 @@ class RegionListings(StoreBase):
 
         for _ in range(200):  # compare-and-set: another process may win; re-read and retry
             # concurrent first inserts of the row deadlock on MariaDB's gap locks: retried too
-            turn = self._retrying(attempt)
+            turn = self.transaction(attempt)
             if turn is not None:
                 return turn
         raise RuntimeError(f"region listing {scope!r}: too much contention")
@@ -65,7 +65,7 @@ class RegionListings(StoreBase):
     def renew_listing(self, scope: str, token: str, lease: timedelta) -> bool:
         """Push our lease on (after every page); False when another lookup took it over."""
         rw = t.region_watermarks.c
-        return self._retrying(lambda conn: conn.execute(
+        return self.transaction(lambda conn: conn.execute(
             update(t.region_watermarks)
             .where(rw.scope == scope, rw.locked_by == token)
             .values(locked_until=utcnow() + lease, version=rw.version + 1)
@@ -89,7 +89,7 @@ class RegionListings(StoreBase):
                 .values(locked_by=None, locked_until=None, version=rw.version + 1)
             )
 
-        self._retrying(release)
+        self.transaction(release)
 
     def advance_watermark(self, scope: str, covered_until: datetime) -> None:
         """Move a scope's watermark forward, never back (an entry's own listing: no lock, its
@@ -104,7 +104,7 @@ class RegionListings(StoreBase):
                 .values(covered_until=covered_until, version=rw.version + 1)
             )
 
-        self._retrying(advance)
+        self.transaction(advance)
 
     def staged_in(
         self, marketplace: str, country: str, start: datetime, end: datetime, fulfillment: str | None = None,

@@ -44,7 +44,7 @@ class Orders(StoreBase):
         Also marks the inbox rows imported and resolves their not-imported entries, so the page is
         all or nothing.
         """
-        return self._retrying(self._write_orders, marketplace, country, plans)
+        return self.transaction(self._write_orders, marketplace, country, plans)
 
     def _write_orders(self, conn: Connection, marketplace: str, country: str, plans: Sequence[ImportPlan]):
         result = WriteResult()
@@ -89,7 +89,7 @@ class Orders(StoreBase):
         """Cancel shop orders cancelled on the marketplace: status, refund, stock back, each once."""
         if not orders:
             return CancelResult()
-        return self._retrying(self._cancel_orders, marketplace, country, orders, status)
+        return self.transaction(self._cancel_orders, marketplace, country, orders, status)
 
     def _cancel_orders(
         self, conn: Connection, marketplace: str, country: str, orders: Sequence[MarketplaceOrder], status: str
@@ -133,7 +133,7 @@ class Orders(StoreBase):
         """Carry marketplace status changes (e.g. shipped, partially shipped) to imported shop orders."""
         if not orders:
             return 0
-        return self._retrying(self._update_orders, marketplace, country, orders)
+        return self.transaction(self._update_orders, marketplace, country, orders)
 
     def _update_orders(
         self, conn: Connection, marketplace: str, country: str, orders: Sequence[MarketplaceOrder]
@@ -169,7 +169,7 @@ class Orders(StoreBase):
     def set_shop_order_number(self, marketplace: str, country: str, order_id: str, number: str) -> int:
         """Map a marketplace order to the shop's own order number (manual re-synchronisation)."""
         oc = t.orders.c
-        return self._retrying(lambda conn: conn.execute(
+        return self.transaction(lambda conn: conn.execute(
             update(t.orders)
             .where(oc.marketplace == marketplace, oc.country == country, oc.marketplace_order_id == order_id)
             .values(shop_order_number=number, updated_at=utcnow())

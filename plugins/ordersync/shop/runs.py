@@ -56,8 +56,7 @@ class Runs(StoreBase):
                     changes["last_window_end"] = window.end
                 conn.execute(update(t.sync_state).where(ss.entry == entry.key).values(**changes))
 
-        # first inserts of an entry's rows by concurrent tasks can deadlock on MariaDB's gap locks
-        self._retrying(write)
+        self.transaction(write)
 
     def has_lookup(self, entry_key: str) -> bool:
         """Whether a lookup of this entry ever finished (else the next one onboards the seller)."""

@@ -52,6 +52,7 @@ class Shipments(StoreBase):
         doubt = claims.in_doubt(t.shipment_confirmations, utcnow(), lease)
         mine = and_(oc.marketplace == marketplace, oc.country == country,
                     oc.fulfillment == Fulfillment.MERCHANT.value)
+
         def listing(conn: Connection) -> tuple[list[ShipmentToSend], list[ShipmentToSend]]:
             _bookmark_packaged(conn, marketplace, country, shipped_status)
             packages = _packages(conn, mine, and_(t.shop_packages.c.confirm_state.is_(None), sc.id.is_(None)))
@@ -60,7 +61,7 @@ class Shipments(StoreBase):
             singles += _single_packages(conn, mine, doubt, shipped_status)
             return packages, singles
 
-        packages, singles = self._retrying(listing)  # the bookmarks are written: redone on a deadlock
+        packages, singles = self.transaction(listing)  # the bookmarks are written: redone on a deadlock
         by_order = lambda item: item.order_pk  # noqa: E731 - the order both queries listed in
         return sorted(packages, key=by_order) + sorted(singles, key=by_order)
 
@@ -110,7 +111,7 @@ class Shipments(StoreBase):
                          .values(confirm_state="packages"))
             return True
 
-        return self._retrying(write)
+        return self.transaction(write)
 
     def claim_shipment(self, item: ShipmentToSend, carrier_code: str, carrier_name: str | None) -> str | None:
         """Take the right to send this confirmation; ``None`` if another run holds it.
@@ -160,7 +161,7 @@ class Shipments(StoreBase):
                 t.shipment_confirmations.delete().where(sc.order_id.in_(pks), sc.state == "rejected")
             ).rowcount
 
-        return self._retrying(reset)
+        return self.transaction(reset)
 
 
 def _key(item: ShipmentToSend) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _bookmark_claimed(store: StoreBase, item: ShipmentToSend) -> None:
             conn.execute(update(t.orders).where(oc.id == item.order_pk, oc.confirm_state.is_(None))
                          .values(confirm_state="claimed"))
 
-    store._retrying(bookmark)
+    store.transaction(bookmark)
 
 
 def _bookmark_packaged(conn: Connection, marketplace: str, country: str, shipped_status: str) -> None:
@@ -313,4 +314,4 @@ def settle_shipments(store: ShopStore, acknowledged: list[int], refused: dict[in
                 .values(state="rejected", message=message[:2000], confirmed_at=None)
             )
 
-    store._retrying(settle)
+    store.transaction(settle)

@@ -29,7 +29,7 @@ class Stock(StoreBase):
         def write(conn: Connection) -> None:
             insert_ignore(conn, t.products, rows)
 
-        self._retrying(write)
+        self.transaction(write)
 
     def products_by_sku(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
         return self.products_by("sku", skus)
@@ -60,7 +60,7 @@ class Stock(StoreBase):
         """Hold the quantity of pending orders (once per order line); returns lines newly reserved."""
         if not plans:
             return 0
-        return self._retrying(self._reserve, marketplace, country, plans)
+        return self.transaction(self._reserve, marketplace, country, plans)
 
     def _reserve(self, conn: Connection, marketplace: str, country: str, plans: Sequence[ReservationPlan]) -> int:
         now, batch = utcnow(), new_token()
@@ -116,7 +116,7 @@ class Stock(StoreBase):
         ids = sorted(set(order_ids))
         if not ids:
             return 0
-        return self._retrying(
+        return self.transaction(
             lambda conn: release_reservations(conn, marketplace, country, ids, new_token(), utcnow(), "released", why)
         )
 
